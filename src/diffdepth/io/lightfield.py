@@ -1,0 +1,358 @@
+"""Light fields: the LightField container and a reader for the common folder layouts.
+
+Layouts recognised by :func:`read_lightfield`:
+
+(a) HCI benchmark folder: ``input_Cam###.png`` (view k at ``r, c = divmod(k, num_cams_x)``),
+    ``parameters.cfg`` (INI; ``[extrinsics] num_cams_x/num_cams_y``, ``[meta] disp_min/disp_max``)
+    and optionally ``gt_disp_lowres.pfm``;
+(b) grid views named ``<prefix>_RR_CC.<ext>`` (RR = row, CC = column, counted from 1), e.g. a
+    Lytro capture ``2067_01_01.png`` .. ``2067_09_09.png``;
+(c) any folder of images, taken in natural sort order, row-major, with ``grid=(rows, cols)``.
+
+Disparity follows the HCI sign: with d the reference view's disparity at (x, y) and view
+(r, c) at offset (u, v) = (c - c0, r - r0), ``I_rc(x - d u, y - d v) ~= I_ref(x, y)``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from diffdepth.io.errors import InputError
+from diffdepth.io.images import IMAGE_SUFFIXES, image_size, read_disparity_map, read_image
+
+_HCI_VIEW = re.compile(r"^input_Cam(\d+)\.(png|jpg|jpeg|ppm|bmp|tif|tiff)$", re.IGNORECASE)
+_GRID_VIEW = re.compile(r"^(.*)_(\d+)_(\d+)\.([A-Za-z]+)$")
+_HCI_CONFIG = "parameters.cfg"
+_HCI_GT = "gt_disp_lowres.pfm"
+
+
+@dataclass
+class LightField:
+    """A regular grid of views of one scene.
+
+    views:      float32 [U, V, H, W, 3] in 0..1; U rows, V columns of views
+    ref:        (r0, c0), grid position of the reference view
+    gt:         float32 [H, W] disparity of the reference view (px per view step, HCI sign;
+                NaN = unknown), or None
+    disp_range: (lo, hi) disparity range of the scene, or None when unknown
+    name:       short scene name
+    paths:      [U][V] file names of the views, or None for a synthetic light field
+    """
+
+    views: np.ndarray
+    ref: tuple[int, int]
+    gt: np.ndarray | None = None
+    disp_range: tuple[float, float] | None = None
+    name: str = ""
+    paths: list[list[str]] | None = None
+
+    def __post_init__(self) -> None:
+        self.views = np.asarray(self.views, dtype=np.float32)
+        if self.views.ndim != 5 or self.views.shape[-1] != 3:
+            raise ValueError(f"LightField: views must be [U, V, H, W, 3], got {self.views.shape}")
+        rows, cols = self.grid
+        r0, c0 = (int(self.ref[0]), int(self.ref[1]))
+        if not (0 <= r0 < rows and 0 <= c0 < cols):
+            raise ValueError(f"LightField: ref {self.ref} outside the {rows} x {cols} grid")
+        self.ref = (r0, c0)
+        if self.gt is not None:
+            self.gt = np.asarray(self.gt, dtype=np.float32)
+            if self.gt.shape != self.shape:
+                raise ValueError(
+                    f"LightField: gt has shape {self.gt.shape}, the views are {self.shape}"
+                )
+        if self.disp_range is not None:
+            self.disp_range = (float(self.disp_range[0]), float(self.disp_range[1]))
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(U, V): number of rows and columns of views."""
+        return int(self.views.shape[0]), int(self.views.shape[1])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of each view."""
+        return int(self.views.shape[2]), int(self.views.shape[3])
+
+    @property
+    def ref_view(self) -> np.ndarray:
+        """The reference view, float32 [H, W, 3]."""
+        return self.views[self.ref]
+
+    def offsets(self) -> np.ndarray:
+        """int [U, V, 2]: (r - r0, c - c0) of every view."""
+        rows, cols = self.grid
+        r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+        return np.stack([r - self.ref[0], c - self.ref[1]], axis=-1)
+
+    def _select(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mask = mask.copy()
+        mask[self.ref] = False
+        rr, cc = np.nonzero(mask)  # row-major order
+        views = self.views[rr, cc]  # [K, H, W, 3]
+        uv = np.stack([cc - self.ref[1], rr - self.ref[0]], axis=-1).astype(np.float32)
+        return views, uv  # uv [K, 2] = (u, v) = (c - c0, r - r0)
+
+    def crosshair(self) -> tuple[np.ndarray, np.ndarray]:
+        """Views of the reference row and column, without the reference.
+
+        Returns views float32 [K, H, W, 3] and offsets float32 [K, 2] as (u, v) = (c - c0, r - r0).
+        """
+        rows, cols = self.grid
+        r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+        return self._select((r == self.ref[0]) | (c == self.ref[1]))
+
+    def all_views(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every view but the reference: views [K, H, W, 3], offsets [K, 2] as (u, v)."""
+        return self._select(np.ones(self.grid, dtype=bool))
+
+
+def _natural_key(name: str) -> list:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def _read_hci_config(cfg: Path) -> tuple[tuple[int, int], tuple[float, float] | None]:
+    """((rows, cols), disp_range or None) from an HCI parameters.cfg."""
+    parser = configparser.ConfigParser()
+    try:
+        with open(cfg, encoding="utf-8") as f:
+            parser.read_file(f)
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise InputError(f"{cfg}: unreadable light-field config: expected INI, {first}") from exc
+    except OSError as exc:
+        raise InputError(f"{cfg}: cannot read light-field config ({exc.strerror})") from exc
+    try:
+        cols = parser.getint("extrinsics", "num_cams_x")
+        rows = parser.getint("extrinsics", "num_cams_y")
+    except (configparser.Error, ValueError) as exc:
+        raise InputError(
+            f"{cfg}: malformed light-field config: expected integers num_cams_x and num_cams_y "
+            f"in [extrinsics] ({exc})"
+        ) from exc
+    if rows <= 0 or cols <= 0:
+        raise InputError(f"{cfg}: num_cams_x/num_cams_y must be positive, found {cols}/{rows}")
+    disp_range = None
+    if parser.has_option("meta", "disp_min") or parser.has_option("meta", "disp_max"):
+        try:
+            disp_range = (parser.getfloat("meta", "disp_min"), parser.getfloat("meta", "disp_max"))
+        except (configparser.Error, ValueError) as exc:
+            raise InputError(
+                f"{cfg}: malformed light-field config: expected numbers disp_min and disp_max "
+                f"in [meta] ({exc})"
+            ) from exc
+        if not disp_range[0] <= disp_range[1]:
+            raise InputError(f"{cfg}: disp_min {disp_range[0]} is above disp_max {disp_range[1]}")
+    return (rows, cols), disp_range
+
+
+def _check_grid(grid: tuple[int, int] | None) -> tuple[int, int] | None:
+    if grid is None:
+        return None
+    rows, cols = (int(grid[0]), int(grid[1]))
+    if rows <= 0 or cols <= 0:
+        raise InputError(f"grid must be (rows, cols) with positive entries, got {grid}")
+    return rows, cols
+
+
+def _layout_hci(
+    folder: Path, files: list[str], grid: tuple[int, int] | None
+) -> tuple[list[list[str]], tuple[float, float] | None]:
+    indexed: dict[int, str] = {}
+    for name in files:
+        m = _HCI_VIEW.match(name)
+        if m:
+            k = int(m.group(1))
+            if k in indexed:
+                raise InputError(f"{folder / name}: view {k} appears twice (also {indexed[k]})")
+            indexed[k] = name
+    disp_range = None
+    cfg = folder / _HCI_CONFIG
+    if cfg.exists():
+        cfg_grid, disp_range = _read_hci_config(cfg)
+        if grid is not None and grid != cfg_grid:
+            raise InputError(f"{cfg}: says {cfg_grid[0]} x {cfg_grid[1]} views, grid={grid} given")
+        grid = cfg_grid
+    if grid is None:
+        side = int(round(np.sqrt(len(indexed))))
+        if side * side != len(indexed):
+            raise InputError(
+                f"{folder}: {len(indexed)} input_Cam views and no {_HCI_CONFIG}; "
+                "pass grid=(rows, cols)"
+            )
+        grid = (side, side)
+    rows, cols = grid
+    width = max(3, *(len(re.match(r"input_Cam(\d+)", n).group(1)) for n in indexed.values()))
+    suffix = Path(next(iter(indexed.values()))).suffix
+    for k in range(rows * cols):
+        if k not in indexed:
+            raise InputError(
+                f"{folder / f'input_Cam{k:0{width}d}{suffix}'}: view {k} of the {rows} x {cols} "
+                f"grid is missing ({len(indexed)} views found)"
+            )
+    extra = sorted(k for k in indexed if k >= rows * cols)
+    if extra:
+        raise InputError(
+            f"{folder / indexed[extra[0]]}: view index {extra[0]} is outside the {rows} x {cols} "
+            f"grid ({len(indexed)} views found, {rows * cols} expected)"
+        )
+    paths = [[indexed[r * cols + c] for c in range(cols)] for r in range(rows)]
+    return paths, disp_range
+
+
+def _layout_grid_names(
+    folder: Path, matches: list[tuple[str, re.Match]], grid: tuple[int, int] | None
+) -> list[list[str]]:
+    prefixes = sorted({m.group(1) for _, m in matches})
+    if len(prefixes) > 1:
+        raise InputError(
+            f"{folder}: views of several light fields found (prefixes {', '.join(prefixes)}); "
+            "expected one <prefix>_RR_CC grid"
+        )
+    indexed: dict[tuple[int, int], str] = {}
+    for name, m in matches:
+        rc = (int(m.group(2)), int(m.group(3)))
+        if rc in indexed:
+            raise InputError(f"{folder / name}: view {rc} appears twice (also {indexed[rc]})")
+        indexed[rc] = name
+    base = 0 if any(r == 0 or c == 0 for r, c in indexed) else 1
+    if grid is None:
+        grid = (max(r for r, _ in indexed) - base + 1, max(c for _, c in indexed) - base + 1)
+    rows, cols = grid
+    _, m0 = matches[0]
+    w_r, w_c, ext = len(m0.group(2)), len(m0.group(3)), m0.group(4)
+    for r in range(rows):
+        for c in range(cols):
+            if (r + base, c + base) not in indexed:
+                missing = f"{prefixes[0]}_{r + base:0{w_r}d}_{c + base:0{w_c}d}.{ext}"
+                raise InputError(
+                    f"{folder / missing}: view (row {r + base}, column {c + base}) of the "
+                    f"{rows} x {cols} grid is missing ({len(indexed)} views found)"
+                )
+    if len(indexed) != rows * cols:
+        extra = sorted(
+            rc for rc in indexed if not (0 <= rc[0] - base < rows and 0 <= rc[1] - base < cols)
+        )
+        raise InputError(
+            f"{folder / indexed[extra[0]]}: view {extra[0]} is outside the {rows} x {cols} grid "
+            f"({len(indexed)} views found, {rows * cols} expected)"
+        )
+    return [[indexed[(r + base, c + base)] for c in range(cols)] for r in range(rows)]
+
+
+def _resolve_gt(folder: Path, gt: str | os.PathLike) -> Path:
+    gt = Path(gt)
+    if not gt.is_absolute() and not gt.exists() and (folder / gt).exists():
+        return folder / gt
+    return gt
+
+
+def read_lightfield(
+    path: str | os.PathLike,
+    grid: tuple[int, int] | None = None,
+    ref: tuple[int, int] | None = None,
+    gt: str | os.PathLike | None = None,
+    gt_scale: float = 1.0,
+    gt_invalid_zero: bool | None = None,
+) -> LightField:
+    """Read a light field from a folder of views (layouts (a), (b), (c) in the module doc).
+
+    path:            the folder
+    grid:            (rows, cols) of views; required for layout (c), checked against the others
+    ref:             (r0, c0) reference view; default the centre (rows // 2, cols // 2)
+    gt:              ground-truth disparity file of the reference view (PFM, NPY, PGM/PNG; a
+                     name relative to the folder is accepted); default gt_disp_lowres.pfm for HCI
+    gt_scale:        factor applied to the gt values (Middlebury PGM: 1/16)
+    gt_invalid_zero: zeros in gt mean "unknown" (-> NaN); default True for integer image
+                     formats (PGM/PNG), False for PFM/NPY
+
+    Every malformed input raises InputError naming the offending file.
+    """
+    folder = Path(path)
+    if not folder.exists():
+        raise InputError(f"{folder}: light-field folder not found")
+    if not folder.is_dir():
+        raise InputError(f"{folder}: expected a folder of light-field views, found a file")
+    grid = _check_grid(grid)
+    gt_path = _resolve_gt(folder, gt) if gt is not None else None
+
+    names = sorted((p.name for p in folder.iterdir() if p.is_file()), key=_natural_key)
+    images = [n for n in names if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+    if gt_path is not None and gt_path.parent.resolve() == folder.resolve():
+        images = [n for n in images if n != gt_path.name]
+
+    disp_range = None
+    hci = [n for n in images if _HCI_VIEW.match(n)]
+    grid_named = [(n, m) for n in images if (m := _GRID_VIEW.match(n))]
+    if hci:
+        paths, disp_range = _layout_hci(folder, hci, grid)
+        if gt_path is None and (folder / _HCI_GT).exists():
+            gt_path = folder / _HCI_GT
+    elif grid_named:
+        paths = _layout_grid_names(folder, grid_named, grid)
+    else:
+        if not images:
+            raise InputError(
+                f"{folder}: no images found (expected {', '.join(IMAGE_SUFFIXES)} files)"
+            )
+        if grid is None:
+            raise InputError(
+                f"{folder}: {len(images)} images without a known naming scheme; "
+                "pass grid=(rows, cols) to read them in sorted row-major order"
+            )
+        rows, cols = grid
+        if len(images) != rows * cols:
+            raise InputError(
+                f"{folder}: found {len(images)} images ({images[0]} .. {images[-1]}), "
+                f"the {rows} x {cols} grid needs {rows * cols}"
+            )
+        paths = [images[r * cols : (r + 1) * cols] for r in range(rows)]
+
+    rows, cols = len(paths), len(paths[0])
+    if ref is None:
+        ref = (rows // 2, cols // 2)
+    ref = (int(ref[0]), int(ref[1]))
+    if not (0 <= ref[0] < rows and 0 <= ref[1] < cols):
+        raise InputError(f"{folder}: reference view {ref} is outside the {rows} x {cols} grid")
+
+    # Sizes from the headers first, so a mismatch is reported before decoding everything.
+    flat = [name for row in paths for name in row]
+    sizes = [image_size(folder / name) for name in flat]
+    expected, _ = Counter(sizes).most_common(1)[0]
+    for name, size in zip(flat, sizes):
+        if size != expected:
+            raise InputError(
+                f"{folder / name}: view is {size[1]} x {size[0]} (W x H), the other views are "
+                f"{expected[1]} x {expected[0]}"
+            )
+    height, width = expected
+    views = np.empty((rows, cols, height, width, 3), dtype=np.float32)
+    for r in range(rows):
+        for c in range(cols):
+            views[r, c] = read_image(folder / paths[r][c])
+
+    gt_map = None
+    if gt_path is not None:
+        if gt_invalid_zero is None:
+            gt_invalid_zero = gt_path.suffix.lower() not in (".pfm", ".npy")
+        gt_map = read_disparity_map(gt_path, scale=gt_scale, invalid_zero=gt_invalid_zero)
+        if gt_map.shape != (height, width):
+            raise InputError(
+                f"{gt_path}: ground truth is {gt_map.shape[1]} x {gt_map.shape[0]} (W x H), "
+                f"the views are {width} x {height}"
+            )
+    return LightField(
+        views=views,
+        ref=ref,
+        gt=gt_map,
+        disp_range=disp_range,
+        name=folder.resolve().name,
+        paths=[[str(folder / name) for name in row] for row in paths],
+    )
