@@ -1,0 +1,197 @@
+"""Compiled CPU kernels of the occlusion-aware splatting (numba).
+
+Both passes walk the points front to back once. Per pixel q they keep the running transmittance
+T(q) = prod over the points already drawn of exp(-KAPPA g_j(q)), so the fragment of point i at q
+sees exactly T_i(q) of SPEC section 3 without any per-fragment storage.
+
+The image is cut into horizontal bands of at least 2 * WINDOW_RADIUS + 1 rows, processed in
+parallel. Every band walks the whole depth order and draws the rows of each window that fall in it;
+per-pixel sums therefore keep their depth order whatever the number of bands, and a window spans
+at most two bands, which gives every point two gradient slots (the band of its first row, the
+next band) that are summed at the end.
+
+Points are passed packed and sorted front to back: ``pts [N, 4]`` float64 rows (x, y, value,
+weight).
+"""
+
+import math
+
+import numba
+import numpy as np
+from numba import prange
+
+from diffdepth.render.constants import KAPPA, LAM_ORDER, SIGMA_LAM, SIGMA_S, WINDOW_RADIUS
+
+_R = WINDOW_RADIUS
+_WIN = 2 * WINDOW_RADIUS + 1
+_CS = 1.0 / (2.0 * SIGMA_S * SIGMA_S)
+_CL = 1.0 / (2.0 * SIGMA_LAM * SIGMA_LAM)
+_KAPPA = KAPPA
+assert LAM_ORDER == 2  # the kernels write u * u for u ** p
+
+
+def n_bands(height: int) -> int:
+    """Number of row bands for an image of ``height`` rows: one per thread, each >= 7 rows."""
+    return max(1, min(numba.get_num_threads(), height // _WIN))
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _centres(pts, height, width):
+    """Window centres (round half up) of every point; far-away points are clamped outside."""
+    n = pts.shape[0]
+    cx = np.empty(n, np.int32)
+    cy = np.empty(n, np.int32)
+    for k in prange(n):
+        x = min(max(pts[k, 0], -_R - 2.0), width + _R + 1.0)
+        y = min(max(pts[k, 1], -_R - 2.0), height + _R + 1.0)
+        cx[k] = np.int32(math.floor(x + 0.5))
+        cy[k] = np.int32(math.floor(y + 0.5))
+    return cx, cy
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def splat_forward(pts, height, width, bands):
+    """Forward pass. Returns ``out [H*W, 2]`` float64: columns S and lam."""
+    n = pts.shape[0]
+    bands = max(1, min(bands, height // _WIN))
+    cx, cy = _centres(pts, height, width)
+    out = np.empty((height * width, 2))
+    trans = np.empty(height * width)
+    for b in prange(bands):
+        r0 = b * height // bands
+        r1 = (b + 1) * height // bands
+        for q in range(r0 * width, r1 * width):
+            out[q, 0] = 0.0
+            out[q, 1] = 0.0
+            trans[q] = 1.0
+        gxs = np.empty(_WIN)
+        dx2s = np.empty(_WIN)
+        for k in range(n):
+            yc = cy[k]
+            if yc + _R < r0 or yc - _R >= r1:
+                continue
+            xc = cx[k]
+            qx0 = max(xc - _R, 0)
+            qx1 = min(xc + _R, width - 1)
+            if qx0 > qx1:
+                continue
+            qy0 = max(yc - _R, r0)
+            qy1 = min(yc + _R, r1 - 1)
+            x = pts[k, 0]
+            y = pts[k, 1]
+            d = pts[k, 2]
+            w = pts[k, 3]
+            for j in range(qx1 - qx0 + 1):
+                dx = qx0 + j - x
+                dx2s[j] = dx * dx
+                gxs[j] = math.exp(-dx * dx * _CS)
+            for qy in range(qy0, qy1 + 1):
+                dy = qy - y
+                dy2 = dy * dy
+                gy = math.exp(-dy2 * _CS)
+                base = qy * width + qx0
+                for j in range(qx1 - qx0 + 1):
+                    q = base + j
+                    g = gxs[j] * gy
+                    e = math.exp(-_KAPPA * g)
+                    u = (dx2s[j] + dy2) * _CL
+                    lam0 = math.exp(-u * u)
+                    t = trans[q]
+                    out[q, 0] += d * (t - t * e)
+                    out[q, 1] += w * lam0 * t
+                    trans[q] = t * e
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def splat_backward(pts, fwd, grad_s, grad_lam, height, width, bands):
+    """Backward pass (vector-Jacobian product).
+
+    ``fwd [H*W, 2]`` is the forward output (S, lam); ``grad_s``, ``grad_lam`` ``[H*W]`` are the
+    upstream gradients. Returns ``grad [N, 4]`` float64 in the packed sorted order: d/dx, d/dy,
+    d/dvalue, d/dweight.
+
+    Walking front to back, the sum over the points farther than i at q is the total minus the
+    running prefix: farther_S = S(q) - sum_{j <= i} d_j a_j T_j, and the same for lam. Then
+    dL/dg_i = gS d_i KAPPA e_i T_i - KAPPA (gS farther_S + gL farther_lam).
+    """
+    n = pts.shape[0]
+    bands = max(1, min(bands, height // _WIN))
+    cx, cy = _centres(pts, height, width)
+    # per pixel: T, prefix S, prefix lam, S, lam, grad S, grad lam (one cache line)
+    state = np.empty((height * width, 8))
+    slots = np.zeros((2, n, 4))
+    for b in prange(bands):
+        r0 = b * height // bands
+        r1 = (b + 1) * height // bands
+        for q in range(r0 * width, r1 * width):
+            state[q, 0] = 1.0
+            state[q, 1] = 0.0
+            state[q, 2] = 0.0
+            state[q, 3] = fwd[q, 0]
+            state[q, 4] = fwd[q, 1]
+            state[q, 5] = grad_s[q]
+            state[q, 6] = grad_lam[q]
+        gxs = np.empty(_WIN)
+        dxs = np.empty(_WIN)
+        for k in range(n):
+            yc = cy[k]
+            if yc + _R < r0 or yc - _R >= r1:
+                continue
+            xc = cx[k]
+            qx0 = max(xc - _R, 0)
+            qx1 = min(xc + _R, width - 1)
+            if qx0 > qx1:
+                continue
+            qy0 = max(yc - _R, r0)
+            qy1 = min(yc + _R, r1 - 1)
+            # slot 0 when this band holds the first image row of the window
+            slot = 0 if qy0 == max(yc - _R, 0) else 1
+            x = pts[k, 0]
+            y = pts[k, 1]
+            d = pts[k, 2]
+            w = pts[k, 3]
+            for j in range(qx1 - qx0 + 1):
+                dx = qx0 + j - x
+                dxs[j] = dx
+                gxs[j] = math.exp(-dx * dx * _CS)
+            acc_x = 0.0
+            acc_y = 0.0
+            acc_d = 0.0
+            acc_w = 0.0
+            for qy in range(qy0, qy1 + 1):
+                dy = qy - y
+                dy2 = dy * dy
+                gy = math.exp(-dy2 * _CS)
+                base = qy * width + qx0
+                for j in range(qx1 - qx0 + 1):
+                    q = base + j
+                    dx = dxs[j]
+                    g = gxs[j] * gy
+                    e = math.exp(-_KAPPA * g)
+                    u = (dx * dx + dy2) * _CL
+                    lam0 = math.exp(-u * u)
+                    t = state[q, 0]
+                    at = t - t * e
+                    c_s = state[q, 1] + d * at
+                    c_l = state[q, 2] + w * lam0 * t
+                    state[q, 0] = t * e
+                    state[q, 1] = c_s
+                    state[q, 2] = c_l
+                    gs = state[q, 5]
+                    gl = state[q, 6]
+                    # dL/dg through own opacity and through the transmittance of farther points
+                    far_s = state[q, 3] - c_s
+                    far_l = state[q, 4] - c_l
+                    dg = _KAPPA * (gs * (d * e * t - far_s) - gl * far_l)
+                    acc_d += gs * at
+                    acc_w += gl * lam0 * t
+                    # dL/dr2 via g = exp(-r2 cs) and lam0 = exp(-(r2 cl)^2)
+                    dr2 = -dg * g * _CS - gl * t * w * 2.0 * u * lam0 * _CL
+                    acc_x -= 2.0 * dr2 * dx
+                    acc_y -= 2.0 * dr2 * dy
+            slots[slot, k, 0] = acc_x
+            slots[slot, k, 1] = acc_y
+            slots[slot, k, 2] = acc_d
+            slots[slot, k, 3] = acc_w
+    return slots[0] + slots[1]
