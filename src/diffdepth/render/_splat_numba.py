@@ -27,6 +27,7 @@ _WIN = 2 * WINDOW_RADIUS + 1
 _CS = 1.0 / (2.0 * SIGMA_S * SIGMA_S)
 _CL = 1.0 / (2.0 * SIGMA_LAM * SIGMA_LAM)
 _KAPPA = KAPPA
+_TINY = 1e-250  # transmittance below this is flushed to 0 (avoids slow subnormal arithmetic)
 assert LAM_ORDER == 2  # the kernels write u * u for u ** p
 
 
@@ -49,7 +50,7 @@ def _centres(pts, height, width):
     return cx, cy
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def splat_forward(pts, height, width, bands):
     """Forward pass. Returns ``out [H*W, 2]`` float64: columns S and lam."""
     n = pts.shape[0]
@@ -99,11 +100,12 @@ def splat_forward(pts, height, width, bands):
                     t = trans[q]
                     out[q, 0] += d * (t - t * e)
                     out[q, 1] += w * lam0 * t
-                    trans[q] = t * e
+                    te = t * e
+                    trans[q] = te if te > _TINY else 0.0
     return out
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def splat_backward(pts, fwd, grad_s, grad_lam, height, width, bands):
     """Backward pass (vector-Jacobian product).
 
@@ -175,7 +177,8 @@ def splat_backward(pts, fwd, grad_s, grad_lam, height, width, bands):
                     at = t - t * e
                     c_s = state[q, 1] + d * at
                     c_l = state[q, 2] + w * lam0 * t
-                    state[q, 0] = t * e
+                    te = t * e
+                    state[q, 0] = te if te > _TINY else 0.0
                     state[q, 1] = c_s
                     state[q, 2] = c_l
                     gs = state[q, 5]

@@ -1,0 +1,122 @@
+"""Benchmark of diffdepth.render.splat against a scatter floor.
+
+At 512x512 with random positions, depths and values, times splat forward and forward+backward
+(numba backend for N = 5k, 50k, 200k; torch backend for 50k) and the floor: one
+``torch.index_add_`` of N*49 values into H*W pixels, forward+backward (values require grad; the
+backward is a gather). Warm-up, then the median of ``repeats`` runs. Reports the ratio
+splat fwd+bwd / floor fwd+bwd of the same run.
+
+    python benchmarks/bench_splat.py [repeats]
+"""
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import numba
+import numpy as np
+import torch
+
+from diffdepth.render import WINDOW_RADIUS, splat
+
+HEIGHT, WIDTH = 512, 512
+SIZES = (5_000, 50_000, 200_000)
+TORCH_SIZES = (50_000,)
+
+
+def _median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def _points(n: int, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    xy = torch.rand(n, 2, generator=gen) * torch.tensor([WIDTH - 1.0, HEIGHT - 1.0])
+    value = torch.rand(n, generator=gen) * 4 - 2
+    weight = torch.rand(n, generator=gen) * 0.9 + 0.1
+    depth = torch.rand(n, generator=gen)
+    return xy, value, weight, depth
+
+
+def _splat_case(n: int, backend: str, repeats: int) -> dict:
+    xy, value, weight, depth = _points(n)
+    g_s = torch.randn(HEIGHT, WIDTH)
+    g_l = torch.randn(HEIGHT, WIDTH)
+    leaves = [t.clone().requires_grad_() for t in (xy, value, weight)]
+
+    def forward():
+        with torch.no_grad():
+            splat(xy, value, weight, depth, (HEIGHT, WIDTH), backend=backend)
+
+    def forward_backward():
+        S, lam = splat(*leaves, depth, (HEIGHT, WIDTH), backend=backend)
+        torch.autograd.backward((S, lam), (g_s, g_l))
+
+    return {
+        "fwd_ms": _median_ms(forward, repeats),
+        "fwd_bwd_ms": _median_ms(forward_backward, repeats),
+    }
+
+
+def _floor_case(n: int, repeats: int) -> float:
+    """index_add_ of the N*49 fragment values into H*W, forward+backward, in ms."""
+    xy, *_ = _points(n)
+    c = torch.floor(xy + 0.5).long()
+    off = torch.arange(-WINDOW_RADIUS, WINDOW_RADIUS + 1)
+    qx = (c[:, 0, None] + off).clamp(0, WIDTH - 1)
+    qy = (c[:, 1, None] + off).clamp(0, HEIGHT - 1)
+    index = (qy[:, :, None] * WIDTH + qx[:, None, :]).reshape(-1)  # [N*49]
+    values = torch.rand(index.numel(), requires_grad=True)
+    grad = torch.randn(HEIGHT * WIDTH)
+
+    def run():
+        out = torch.zeros(HEIGHT * WIDTH).index_add_(0, index, values)
+        out.backward(grad)
+
+    return _median_ms(run, repeats)
+
+
+def bench_splat(repeats: int = 7) -> dict:
+    """Median timings (ms) of splat and of the scatter floor at 512x512; see the module doc."""
+    result = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "numba_threads": numba.get_num_threads(),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numba": numba.__version__,
+            "numpy": np.__version__,
+        },
+        "shape": [HEIGHT, WIDTH],
+        "repeats": repeats,
+        "cases": [],
+    }
+    for n in SIZES:
+        floor = _floor_case(n, repeats)
+        backends = ["numba"] + (["torch"] if n in TORCH_SIZES else [])
+        for backend in backends:
+            case = {"n": n, "backend": backend, **_splat_case(n, backend, repeats)}
+            case["floor_fwd_bwd_ms"] = floor
+            case["ratio_fwd_bwd_to_floor"] = case["fwd_bwd_ms"] / floor
+            result["cases"].append(case)
+    return result
+
+
+if __name__ == "__main__":
+    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    print(json.dumps(bench_splat(reps), indent=2))
