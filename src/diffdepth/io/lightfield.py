@@ -126,7 +126,10 @@ def _read_hci_config(cfg: Path) -> tuple[tuple[int, int], tuple[float, float] | 
             parser.read_file(f)
     except (configparser.Error, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0]
-        raise InputError(f"{cfg}: unreadable light-field config: expected INI, {first}") from exc
+        raise InputError(
+            f"{cfg}: unreadable light-field config: expected INI with [extrinsics] "
+            f"num_cams_x and num_cams_y, found: {first}"
+        ) from exc
     except OSError as exc:
         raise InputError(f"{cfg}: cannot read light-field config ({exc.strerror})") from exc
     try:
