@@ -283,3 +283,24 @@ def test_bad_reference(tmp_path):
     folder = make_hci(tmp_path / "s")
     with pytest.raises(InputError, match="outside"):
         read_lightfield(folder, ref=(2, 0))
+
+
+def test_missing_gt_names_it(tmp_path):
+    folder = make_hci(tmp_path / "s")
+    with pytest.raises(InputError, match="not found") as info:
+        read_lightfield(folder, gt="nope.pgm")
+    assert "nope.pgm" in str(info.value)
+
+
+def test_gt_given_by_absolute_path_is_not_a_view(tmp_path):
+    folder = tmp_path / "row"
+    folder.mkdir()
+    for k in range(1, 4):
+        save_view(folder / f"v{k}.png", k)
+    raw = np.zeros((6, 8), np.uint8)
+    raw[2:, 3:] = 32
+    Image.fromarray(raw, mode="L").save(folder / "truth.png")
+    lf = read_lightfield(folder, grid=(1, 3), gt=folder / "truth.png", gt_scale=1 / 16)
+    assert lf.views.shape[:2] == (1, 3)
+    np.testing.assert_array_equal(np.isnan(lf.gt), raw == 0)
+    assert np.all(lf.gt[raw > 0] == 2.0)
