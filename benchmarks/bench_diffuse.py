@@ -1,0 +1,156 @@
+"""Benchmark of diffdepth.diffuse on a hard, realistic system, against the scipy spsolve floor.
+
+The system: random Voronoi cells with random depths (a piecewise-constant scene); data (lam about
+1) only on pixels next to a cell boundary, S = the cell's depth plus noise there; smoothness theta
+cut across the boundaries (1e-4..1e-3 on boundary pixels, about 1 elsewhere). Cell interiors have
+no data at all, so each cell is filled only from its rim through near-cut edges: the coefficients
+jump by four orders of magnitude and most rows have lam = 0.
+
+Measured (warm-up, then ``repeats`` runs, median): forward solve, and forward + one backward with
+a random upstream gradient, at 512x512 and 1024x1024, cold and warm-started (the forward x0 and
+the adjoint start come from a solve of a problem whose lam and theta differ by 1 %), with
+iteration counts; and ``scipy.sparse.linalg.spsolve`` on the same 512x512 system.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_diffuse.py [--repeats 5] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import scipy
+import scipy.sparse.linalg as spla
+import torch
+from scipy.spatial import cKDTree
+
+from diffdepth.diffuse import DiffusionSolver, assemble_scipy
+
+
+def hard_problem(H: int, W: int, cells: int | None = None, seed: int = 0):
+    """(S, lam, theta) float64 ``[H, W]`` numpy arrays of the piecewise-constant cut system."""
+    rng = np.random.default_rng(seed)
+    cells = cells if cells is not None else max(4, (H * W) // 4000)
+    sites = rng.uniform([0, 0], [H, W], size=(cells, 2))
+    yy, xx = np.mgrid[0:H, 0:W]
+    _, label = cKDTree(sites).query(np.stack([yy.ravel(), xx.ravel()], 1))
+    label = label.reshape(H, W)
+    edge = np.zeros((H, W), dtype=bool)
+    dx = label[:, 1:] != label[:, :-1]
+    dy = label[1:, :] != label[:-1, :]
+    edge[:, 1:] |= dx
+    edge[:, :-1] |= dx
+    edge[1:, :] |= dy
+    edge[:-1, :] |= dy
+    depth = rng.uniform(0.0, 4.0, size=cells)
+    S = depth[label] + 0.01 * rng.standard_normal((H, W))
+    lam = np.where(edge, rng.uniform(0.5, 1.5, (H, W)), 0.0)
+    theta = np.where(edge, 10.0 ** rng.uniform(-4, -3, (H, W)), rng.uniform(0.5, 2.0, (H, W)))
+    return S, lam, theta
+
+
+def _median_time(fn, repeats: int) -> tuple[float, object]:
+    out = fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def _case(H: int, W: int, repeats: int, tol: float) -> dict:
+    S, lam, theta = (torch.from_numpy(a) for a in hard_problem(H, W))
+    rng = np.random.default_rng(1)
+    g = torch.from_numpy(rng.standard_normal((H, W)))
+    # a neighbouring problem: lam and theta 1 % off, solved forward and backward
+    lam_n = lam * 1.01
+    theta_n = theta * 0.99
+    prev = DiffusionSolver(tol=tol)
+    Sg = S.clone().requires_grad_(True)
+    prev(Sg, lam_n, theta_n).backward(g)
+    D_prev, a_prev = prev.last_solution, prev.last_adjoint
+
+    def run(warm: bool, backward: bool):
+        solver = DiffusionSolver(tol=tol)
+        if warm:
+            solver.last_solution, solver.last_adjoint = D_prev, a_prev
+        Sx = S.clone().requires_grad_(backward)
+        D = solver(Sx, lam, theta)
+        if backward:
+            D.backward(g)
+        return solver.last_info
+
+    out = {}
+    for warm in (False, True):
+        for backward in (False, True):
+            key = ("warm" if warm else "cold") + ("_fwd_adj" if backward else "_fwd")
+            t, info = _median_time(lambda w=warm, b=backward: run(w, b), repeats)
+            out[key] = {
+                "seconds": t,
+                "forward_iterations": info.forward_iterations,
+                "forward_residual": info.forward_residual,
+                "adjoint_iterations": info.adjoint_iterations,
+                "adjoint_residual": info.adjoint_residual,
+            }
+    out["levels"] = info.levels
+    out["backend"] = info.backend
+    return out
+
+
+def bench_diffuse(repeats: int = 5, tol: float = 1e-6, spsolve_repeats: int = 2) -> dict:
+    """Timings (seconds, medians) and iteration counts; see the module docstring."""
+    result = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "tol": tol,
+        "repeats": repeats,
+    }
+    for n in (512, 1024):
+        result[f"diffuse_{n}"] = _case(n, n, repeats, tol)
+    S, lam, theta = hard_problem(512, 512)
+    A = assemble_scipy(lam, theta).tocsc()
+    b = (lam * S).ravel()
+    times = []
+    for _ in range(spsolve_repeats):
+        t0 = time.perf_counter()
+        x = spla.spsolve(A, b)
+        times.append(time.perf_counter() - t0)
+    D = DiffusionSolver(tol=tol)(*(torch.from_numpy(a) for a in (S, lam, theta))).numpy()
+    result["spsolve_512"] = {
+        "seconds": statistics.median(times),
+        "max_abs_diff_to_diffuse": float(np.abs(x.reshape(S.shape) - D).max()),
+    }
+    d512 = result["diffuse_512"]
+    result["speedup_512"] = {
+        "cold_fwd_adj_vs_spsolve": result["spsolve_512"]["seconds"]
+        / d512["cold_fwd_adj"]["seconds"],
+        "warm_vs_cold_fwd_adj": d512["cold_fwd_adj"]["seconds"] / d512["warm_fwd_adj"]["seconds"],
+    }
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default=None, help="also write the JSON here")
+    args = parser.parse_args()
+    res = bench_diffuse(args.repeats)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")

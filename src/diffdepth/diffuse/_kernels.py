@@ -1,0 +1,228 @@
+"""Numba CPU kernels for one multigrid level (float64 numpy arrays, C-contiguous).
+
+Every kernel reads the level's operator as (invd, wx, wy): the inverse diagonal ``[H, W]`` and the
+edge weights ``wx [H, W-1]``, ``wy [H-1, W]`` (see ``operator.py``). Pixels whose diagonal is zero
+have ``invd = 0`` and are left untouched by the smoother.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def gs_colour(x, b, wx, wy, invd, colour):  # pragma: no cover - compiled
+    """One Gauss-Seidel half sweep: update pixels with (i + j) % 2 == colour, in place."""
+    H, W = x.shape
+    for i in range(H):
+        for j in range((i + colour) & 1, W, 2):
+            s = b[i, j]
+            if j > 0:
+                s += wx[i, j - 1] * x[i, j - 1]
+            if j < W - 1:
+                s += wx[i, j] * x[i, j + 1]
+            if i > 0:
+                s += wy[i - 1, j] * x[i - 1, j]
+            if i < H - 1:
+                s += wy[i, j] * x[i + 1, j]
+            x[i, j] = s * invd[i, j]
+
+
+@njit(cache=True, nogil=True)
+def first_red(x, b, invd):  # pragma: no cover - compiled
+    """The red half sweep from x = 0: x_red = b / diag, x_black = 0."""
+    H, W = x.shape
+    for i in range(H):
+        for j in range(W):
+            if ((i + j) & 1) == 0:
+                x[i, j] = b[i, j] * invd[i, j]
+            else:
+                x[i, j] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def residual_restrict(x, b, wx, wy, diag, rc):  # pragma: no cover - compiled
+    """rc[I, J] = sum of (b - A x) over the 2x2 aggregate (I, J) (rc is overwritten)."""
+    H, W = x.shape
+    rc[:, :] = 0.0
+    for i in range(H):
+        for j in range(W):
+            s = b[i, j] - diag[i, j] * x[i, j]
+            if j > 0:
+                s += wx[i, j - 1] * x[i, j - 1]
+            if j < W - 1:
+                s += wx[i, j] * x[i, j + 1]
+            if i > 0:
+                s += wy[i - 1, j] * x[i - 1, j]
+            if i < H - 1:
+                s += wy[i, j] * x[i + 1, j]
+            rc[i >> 1, j >> 1] += s
+
+
+@njit(cache=True, nogil=True)
+def prolong_add(x, e, alpha):  # pragma: no cover - compiled
+    """x[i, j] += alpha * e[i // 2, j // 2] (piecewise-constant interpolation)."""
+    H, W = x.shape
+    for i in range(H):
+        for j in range(W):
+            x[i, j] += alpha * e[i >> 1, j >> 1]
+
+
+@njit(cache=True, nogil=True)
+def matvec(x, wx, wy, diag, out):  # pragma: no cover - compiled
+    """out = A x."""
+    H, W = x.shape
+    for i in range(H):
+        for j in range(W):
+            s = diag[i, j] * x[i, j]
+            if j > 0:
+                s -= wx[i, j - 1] * x[i, j - 1]
+            if j < W - 1:
+                s -= wx[i, j] * x[i, j + 1]
+            if i > 0:
+                s -= wy[i - 1, j] * x[i - 1, j]
+            if i < H - 1:
+                s -= wy[i, j] * x[i + 1, j]
+            out[i, j] = s
+
+
+@njit(cache=True, nogil=True)
+def coarsen(lam, wx, wy, lamc, wxc, wyc):  # pragma: no cover - compiled
+    """Galerkin coarsening P^T A P for 2x2 aggregation (all outputs overwritten)."""
+    H, W = lam.shape
+    lamc[:, :] = 0.0
+    wxc[:, :] = 0.0
+    wyc[:, :] = 0.0
+    for i in range(H):
+        for j in range(W):
+            lamc[i >> 1, j >> 1] += lam[i, j]
+    for i in range(H):
+        for j in range(1, W - 1, 2):
+            wxc[i >> 1, j >> 1] += wx[i, j]
+    for i in range(1, H - 1, 2):
+        for j in range(W):
+            wyc[i >> 1, j >> 1] += wy[i, j]
+
+
+@njit(cache=True, nogil=True)
+def dot(a, b):  # pragma: no cover - compiled
+    """Sum of a * b over all entries (no BLAS threads: fast on a busy machine)."""
+    a1 = a.reshape(-1)
+    b1 = b.reshape(-1)
+    s = 0.0
+    for k in range(a1.size):
+        s += a1[k] * b1[k]
+    return s
+
+
+@njit(cache=True, nogil=True)
+def cg_step(x, r, p, Ap, alpha):  # pragma: no cover - compiled
+    """x += alpha p, r -= alpha Ap; returns the new r . r."""
+    x1, r1, p1, q1 = x.reshape(-1), r.reshape(-1), p.reshape(-1), Ap.reshape(-1)
+    s = 0.0
+    for k in range(x1.size):
+        x1[k] += alpha * p1[k]
+        rk = r1[k] - alpha * q1[k]
+        r1[k] = rk
+        s += rk * rk
+    return s
+
+
+@njit(cache=True, nogil=True)
+def xpby(z, p, beta):  # pragma: no cover - compiled
+    """p = z + beta p, in place."""
+    z1, p1 = z.reshape(-1), p.reshape(-1)
+    for k in range(z1.size):
+        p1[k] = z1[k] + beta * p1[k]
+
+
+@njit(cache=True, nogil=True)
+def edge_weights(theta, wx, wy):  # pragma: no cover - compiled
+    """wx = (theta_p + theta_right) / 2, wy = (theta_p + theta_below) / 2."""
+    H, W = theta.shape
+    for i in range(H):
+        for j in range(W - 1):
+            wx[i, j] = 0.5 * (theta[i, j] + theta[i, j + 1])
+    for i in range(H - 1):
+        for j in range(W):
+            wy[i, j] = 0.5 * (theta[i, j] + theta[i + 1, j])
+
+
+@njit(cache=True, nogil=True)
+def degree(lam, wx, wy, diag, invd):  # pragma: no cover - compiled
+    """diag = lam + sum of incident edge weights; invd = 1 / diag (0 where diag == 0)."""
+    H, W = lam.shape
+    for i in range(H):
+        for j in range(W):
+            s = lam[i, j]
+            if j > 0:
+                s += wx[i, j - 1]
+            if j < W - 1:
+                s += wx[i, j]
+            if i > 0:
+                s += wy[i - 1, j]
+            if i < H - 1:
+                s += wy[i, j]
+            diag[i, j] = s
+            invd[i, j] = 1.0 / s if s > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def adjoint_grads(a, D, S, lam, dS, dlam, dtheta):  # pragma: no cover - compiled
+    """dL/dS = lam a, dL/dlam = a (S - D), dL/dtheta_p = 1/2 sum_q -(a_p - a_q)(D_p - D_q)."""
+    H, W = a.shape
+    for i in range(H):
+        for j in range(W):
+            dS[i, j] = lam[i, j] * a[i, j]
+            dlam[i, j] = a[i, j] * (S[i, j] - D[i, j])
+            s = 0.0
+            if j > 0:
+                s -= (a[i, j] - a[i, j - 1]) * (D[i, j] - D[i, j - 1])
+            if j < W - 1:
+                s -= (a[i, j] - a[i, j + 1]) * (D[i, j] - D[i, j + 1])
+            if i > 0:
+                s -= (a[i, j] - a[i - 1, j]) * (D[i, j] - D[i - 1, j])
+            if i < H - 1:
+                s -= (a[i, j] - a[i + 1, j]) * (D[i, j] - D[i + 1, j])
+            dtheta[i, j] = 0.5 * s
+
+
+@njit(cache=True, nogil=True)
+def cholesky(A):  # pragma: no cover - compiled
+    """Lower Cholesky factor of a small SPD matrix (a pivot that vanishes against its original
+    diagonal, from a singular block, is replaced by that diagonal: still an SPD preconditioner)."""
+    n = A.shape[0]
+    L = np.zeros_like(A)
+    for j in range(n):
+        s = A[j, j]
+        for k in range(j):
+            s -= L[j, k] * L[j, k]
+        if not s > 1e-13 * A[j, j]:
+            s = A[j, j] if A[j, j] > 0.0 else 1.0
+        ljj = np.sqrt(s)
+        L[j, j] = ljj
+        for i in range(j + 1, n):
+            t = A[i, j]
+            for k in range(j):
+                t -= L[i, k] * L[j, k]
+            L[i, j] = t / ljj
+    return L
+
+
+@njit(cache=True, nogil=True)
+def cholesky_solve(L, b, out):  # pragma: no cover - compiled
+    """out = (L L^T)^{-1} b (b and out may be 2-D grids; they are read row-major)."""
+    n = L.shape[0]
+    b1 = b.reshape(-1)
+    y = out.reshape(-1)
+    for i in range(n):
+        s = b1[i]
+        for k in range(i):
+            s -= L[i, k] * y[k]
+        y[i] = s / L[i, i]
+    for i in range(n - 1, -1, -1):
+        s = y[i]
+        for k in range(i + 1, n):
+            s -= L[k, i] * y[k]
+        y[i] = s / L[i, i]

@@ -1,0 +1,136 @@
+"""The screened-Poisson operator on the pixel grid, and the checks on its inputs.
+
+Convention (used by the solver, the references and the tests alike)::
+
+    E(D) = sum_p lam_p (D_p - S_p)^2 + sum_{p~q} w_pq (D_p - D_q)^2,
+    w_pq = (theta_p + theta_q) / 2
+
+over 4-neighbour pairs p~q. Setting dE/dD = 0 and dividing by 2 gives
+
+    A D = lam * S,   A = diag(lam) + L_w,
+
+where L_w is the weighted graph Laplacian: off-diagonal entries -w_pq, diagonal sum_q w_pq.
+
+Edge weights are stored per direction: ``wx [H, W-1]`` joins pixel (i, j) to (i, j+1) and
+``wy [H-1, W]`` joins (i, j) to (i+1, j).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+
+def check_inputs(S: Tensor, lam: Tensor, theta: Tensor) -> None:
+    """Raise a ValueError a user can act on when (S, lam, theta) do not define a solvable system."""
+    for name, t in (("S", S), ("lam", lam), ("theta", theta)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"diffuse: {name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 2:
+            raise ValueError(f"diffuse: {name} must have shape [H, W], got {tuple(t.shape)}")
+        if not t.is_floating_point():
+            raise ValueError(f"diffuse: {name} must be a floating-point tensor, got {t.dtype}")
+    if not (S.shape == lam.shape == theta.shape):
+        raise ValueError(
+            "diffuse: S, lam and theta must have the same shape [H, W], got "
+            f"{tuple(S.shape)}, {tuple(lam.shape)}, {tuple(theta.shape)}"
+        )
+    if S.numel() == 0:
+        raise ValueError(f"diffuse: empty grid {tuple(S.shape)}; H and W must be at least 1")
+    if not (S.device == lam.device == theta.device):
+        raise ValueError(
+            f"diffuse: S, lam, theta are on different devices ({S.device}, {lam.device}, "
+            f"{theta.device})"
+        )
+    S, lam, theta = S.detach(), lam.detach(), theta.detach()
+    finite = [bool(torch.isfinite(t).all()) for t in (S, lam, theta)]
+    if not any(finite):
+        raise ValueError(
+            "diffuse: nothing to diffuse: S, lam and theta contain no finite data "
+            "(NaN or inf everywhere checked)"
+        )
+    for name, t, ok in zip(("S", "lam", "theta"), (S, lam, theta), finite):
+        if not ok:
+            bad = int((~torch.isfinite(t)).sum())
+            raise ValueError(
+                f"diffuse: {name} has {bad} NaN or infinite value(s); all must be finite"
+            )
+    for name, t in (("lam", lam), ("theta", theta)):
+        lo = float(t.min())
+        if lo < 0:
+            raise ValueError(f"diffuse: {name} must be >= 0 everywhere, found minimum {lo:g}")
+    if float(lam.max()) <= 0:
+        raise ValueError(
+            "diffuse: nothing to diffuse: lam is zero everywhere, so no pixel carries data and "
+            "the system A D = lam * S is singular (splat at least one point with weight > 0)"
+        )
+
+
+def edge_weights(theta: Tensor) -> tuple[Tensor, Tensor]:
+    """Edge weights w_pq = (theta_p + theta_q) / 2: ``wx [H, W-1]``, ``wy [H-1, W]``."""
+    wx = 0.5 * (theta[:, :-1] + theta[:, 1:])
+    wy = 0.5 * (theta[:-1, :] + theta[1:, :])
+    return wx, wy
+
+
+def degree(lam: Tensor, wx: Tensor, wy: Tensor) -> Tensor:
+    """Diagonal of A: lam_p + sum_q w_pq, ``[H, W]``."""
+    d = lam.clone()
+    d[:, :-1] += wx
+    d[:, 1:] += wx
+    d[:-1, :] += wy
+    d[1:, :] += wy
+    return d
+
+
+def neighbour_sum(x: Tensor, wx: Tensor, wy: Tensor) -> Tensor:
+    """sum_q w_pq x_q for every pixel p, ``[H, W]``."""
+    s = torch.zeros_like(x)
+    s[:, :-1] += wx * x[:, 1:]
+    s[:, 1:] += wx * x[:, :-1]
+    s[:-1, :] += wy * x[1:, :]
+    s[1:, :] += wy * x[:-1, :]
+    return s
+
+
+def apply_operator(x: Tensor, lam: Tensor, theta: Tensor) -> Tensor:
+    """A x with A = diag(lam) + L_w (plain torch, differentiable), ``[H, W]``."""
+    wx, wy = edge_weights(theta)
+    return degree(lam, wx, wy) * x - neighbour_sum(x, wx, wy)
+
+
+def assemble_scipy(lam: np.ndarray, theta: np.ndarray) -> sp.csr_matrix:
+    """A = diag(lam) + L_w as a SciPy CSR matrix over the row-major flattened grid."""
+    lam = np.asarray(lam, dtype=np.float64)
+    theta = np.asarray(theta, dtype=np.float64)
+    H, W = lam.shape
+    idx = np.arange(H * W).reshape(H, W)
+    wx = 0.5 * (theta[:, :-1] + theta[:, 1:])
+    wy = 0.5 * (theta[:-1, :] + theta[1:, :])
+    p = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
+    q = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
+    w = np.concatenate([wx.ravel(), wy.ravel()])
+    diag = lam.ravel().copy()
+    np.add.at(diag, p, w)
+    np.add.at(diag, q, w)
+    rows = np.concatenate([np.arange(H * W), p, q])
+    cols = np.concatenate([np.arange(H * W), q, p])
+    vals = np.concatenate([diag, -w, -w])
+    return sp.csr_matrix((vals, (rows, cols)), shape=(H * W, H * W))
+
+
+def assemble_dense(lam: Tensor, theta: Tensor) -> Tensor:
+    """A as a dense ``[H*W, H*W]`` torch matrix, differentiable w.r.t. lam and theta."""
+    H, W = lam.shape
+    n = H * W
+    idx = torch.arange(n, device=lam.device).reshape(H, W)
+    wx, wy = edge_weights(theta)
+    p = torch.cat([idx[:, :-1].reshape(-1), idx[:-1, :].reshape(-1)])
+    q = torch.cat([idx[:, 1:].reshape(-1), idx[1:, :].reshape(-1)])
+    w = torch.cat([wx.reshape(-1), wy.reshape(-1)])
+    A = torch.diag(degree(lam, wx, wy).reshape(-1))
+    A = A.index_put((p, q), -w, accumulate=True)
+    A = A.index_put((q, p), -w, accumulate=True)
+    return A
