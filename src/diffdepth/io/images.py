@@ -28,6 +28,7 @@ def _open_image(path: Path) -> Image.Image:
         raise InputError(f"{path}: image file not found")
     if path.is_dir():
         raise InputError(f"{path}: expected an image file, found a folder")
+    img = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -38,6 +39,8 @@ def _open_image(path: Path) -> Image.Image:
     except PermissionError as exc:
         raise InputError(f"{path}: cannot read image (permission denied)") from exc
     except _PIL_ERRORS as exc:
+        if img is not None:
+            img.close()
         raise InputError(f"{path}: corrupt or truncated image ({exc})") from exc
     return img
 
