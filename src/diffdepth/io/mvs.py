@@ -1,0 +1,234 @@
+"""Calibrated multi-view input: the `MultiViewScene` container and its readers.
+
+Cameras are pinhole, world to camera ``x_cam = R X + t``, projection ``K [R | t]``, pixel centres
+at integers (x = column, y = row). Two sources are read:
+
+- a COLMAP sparse model (text or binary; see `diffdepth.io.colmap`), found in ``path``,
+  ``path/sparse`` or ``path/sparse/0`` with its images in ``path/images`` or ``path``;
+- a Middlebury multi-view camera file ``*_par.txt`` (Seitz et al. 2006): a first line with the
+  number of images, then one line per image ``name k11..k33 r11..r33 t1 t2 t3``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from diffdepth.io.errors import InputError
+from diffdepth.io.images import read_image
+
+
+@dataclass
+class MultiViewScene:
+    """Calibrated photographs of one scene, with an optional sparse point cloud.
+
+    images:       n float32 arrays [H_i, W_i, 3] in 0..1 (sizes may differ)
+    names:        n image file names (relative to the image folder)
+    K:            float64 [n, 3, 3] pinhole intrinsics (pixel centres at integers)
+    R:            float64 [n, 3, 3] world-to-camera rotations
+    t:            float64 [n, 3] world-to-camera translations (x_cam = R X + t)
+    points3d:     float64 [M, 3] sparse world points, or None
+    obs_ids:      per image, int64 [m_i] rows of points3d that image sees, or None
+    obs_xy:       per image, float32 [m_i, 2] where it sees them (x = col, y = row), or None
+    point_colors: uint8 [M, 3] colours of the points, or None
+    source:       where the scene was read from (for messages)
+    """
+
+    images: list[np.ndarray]
+    names: list[str]
+    K: np.ndarray
+    R: np.ndarray
+    t: np.ndarray
+    points3d: np.ndarray | None = None
+    obs_ids: list[np.ndarray] | None = None
+    obs_xy: list[np.ndarray] | None = None
+    point_colors: np.ndarray | None = None
+    source: str = field(default="")
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        self.K = np.asarray(self.K, dtype=np.float64).reshape(n, 3, 3)
+        self.R = np.asarray(self.R, dtype=np.float64).reshape(n, 3, 3)
+        self.t = np.asarray(self.t, dtype=np.float64).reshape(n, 3)
+        if len(self.names) != n:
+            raise ValueError(f"MultiViewScene: {n} images but {len(self.names)} names")
+        if self.points3d is not None:
+            self.points3d = np.asarray(self.points3d, dtype=np.float64).reshape(-1, 3)
+            if self.obs_ids is None:
+                self.obs_ids = [np.zeros(0, np.int64) for _ in range(n)]
+                self.obs_xy = [np.zeros((0, 2), np.float32) for _ in range(n)]
+            self.obs_ids = [np.asarray(o, dtype=np.int64).reshape(-1) for o in self.obs_ids]
+            self.obs_xy = [np.asarray(o, dtype=np.float32).reshape(-1, 2) for o in self.obs_xy]
+            if len(self.obs_ids) != n or len(self.obs_xy) != n:
+                raise ValueError("MultiViewScene: need one observation list per image")
+            m = len(self.points3d)
+            for ids, xy in zip(self.obs_ids, self.obs_xy):
+                if len(ids) != len(xy) or (len(ids) and (ids.min() < 0 or ids.max() >= m)):
+                    raise ValueError("MultiViewScene: observation ids do not match points3d")
+            if self.point_colors is not None:
+                self.point_colors = np.asarray(self.point_colors, dtype=np.uint8).reshape(m, 3)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def shape(self, i: int) -> tuple[int, int]:
+        """(H, W) of image i."""
+        return self.images[i].shape[:2]
+
+    def centre(self, i: int) -> np.ndarray:
+        """Camera centre of image i in world coordinates, [3]."""
+        return -self.R[i].T @ self.t[i]
+
+    def project(self, i: int, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Project world points X [M, 3] into image i: pixel xy [M, 2] and depth z [M]."""
+        Xc = np.asarray(X, dtype=np.float64) @ self.R[i].T + self.t[i]
+        p = Xc @ self.K[i].T
+        z = p[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xy = p[:, :2] / z[:, None]
+        return xy, z
+
+    def num_observations(self) -> np.ndarray:
+        """How many sparse points each image sees, int64 [n] (zeros without points)."""
+        if self.obs_ids is None:
+            return np.zeros(len(self), np.int64)
+        return np.array([len(o) for o in self.obs_ids], np.int64)
+
+    def default_ref(self) -> int:
+        """The image that sees the most sparse points (the first one when there are none)."""
+        return int(np.argmax(self.num_observations())) if len(self) else 0
+
+    def visible_points(self, ref: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sparse points image ``ref`` sees, projected into it.
+
+        Returns xy float32 [m, 2] (projections of the 3D points), depth float32 [m] (> 0) and
+        ids int64 [m] (rows of points3d); points behind the camera or outside the image are left
+        out.
+        """
+        if self.points3d is None or self.obs_ids is None:
+            raise InputError(
+                f"{self.source or 'scene'}: expected sparse 3D points, found none "
+                "(compute them with diffdepth.points.colmap.sparse_points)"
+            )
+        ids = np.unique(self.obs_ids[ref])
+        xy, z = self.project(ref, self.points3d[ids])
+        h, w = self.shape(ref)
+        keep = (
+            (z > 0)
+            & np.isfinite(xy).all(1)
+            & (xy[:, 0] >= -0.5)
+            & (xy[:, 0] <= w - 0.5)
+            & (xy[:, 1] >= -0.5)
+            & (xy[:, 1] <= h - 0.5)
+        )
+        return xy[keep].astype(np.float32), z[keep].astype(np.float32), ids[keep]
+
+
+def _parse_floats(tokens: list[str], path: Path, lineno: int) -> np.ndarray:
+    try:
+        return np.array([float(v) for v in tokens], dtype=np.float64)
+    except ValueError:
+        raise InputError(
+            f"{path}: line {lineno}: expected numbers, found {' '.join(tokens)!r}"
+        ) from None
+
+
+def read_middlebury_cameras(
+    par_file: str | Path, image_dir: str | Path | None = None
+) -> MultiViewScene:
+    """Read a Middlebury multi-view ``*_par.txt`` camera file and its images.
+
+    par_file:  ``n`` on the first line, then ``name k11..k33 r11..r33 t1 t2 t3`` per image
+    image_dir: folder of the images (default: the folder of par_file)
+    """
+    par_file = Path(par_file)
+    image_dir = par_file.parent if image_dir is None else Path(image_dir)
+    try:
+        lines = [ln.split() for ln in par_file.read_text().splitlines()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{par_file}: expected a Middlebury camera file, found {err}") from None
+    lines = [(i + 1, ln) for i, ln in enumerate(lines) if ln]
+    if not lines or len(lines[0][1]) != 1 or not lines[0][1][0].isdigit():
+        raise InputError(f"{par_file}: expected the number of images on the first line")
+    n = int(lines[0][1][0])
+    rows = lines[1:]
+    if len(rows) != n:
+        raise InputError(f"{par_file}: expected {n} camera lines, found {len(rows)}")
+    names, K, R, t, images = [], [], [], [], []
+    for lineno, tokens in rows:
+        if len(tokens) != 22:
+            raise InputError(
+                f"{par_file}: line {lineno}: expected 'name' and 21 numbers "
+                f"(K, R, t), found {len(tokens)} fields"
+            )
+        vals = _parse_floats(tokens[1:], par_file, lineno)
+        names.append(tokens[0])
+        K.append(vals[:9].reshape(3, 3))
+        R.append(vals[9:18].reshape(3, 3))
+        t.append(vals[18:21])
+        img_path = image_dir / tokens[0]
+        if not img_path.is_file():
+            raise InputError(
+                f"{par_file}: line {lineno}: names image {tokens[0]}, "
+                f"expected it at {img_path}, found nothing"
+            )
+        images.append(read_image(img_path))
+    return MultiViewScene(
+        images, names, np.array(K), np.array(R), np.array(t), source=str(par_file)
+    )
+
+
+def _find_colmap_model(path: Path) -> Path | None:
+    for cand in (path, path / "sparse", path / "sparse" / "0"):
+        if (cand / "cameras.bin").is_file() or (cand / "cameras.txt").is_file():
+            return cand
+    return None
+
+
+def read_multiview(
+    path: str | Path, image_dir: str | Path | None = None, require_points: bool = False
+) -> MultiViewScene:
+    """Read calibrated multi-view input, detecting its kind.
+
+    path: a COLMAP model folder (``path``, ``path/sparse`` or ``path/sparse/0`` holding
+          ``cameras.{bin,txt}``, ``images.*``, ``points3D.*``), a Middlebury ``*_par.txt`` file,
+          or a folder holding exactly one ``*_par.txt``
+    image_dir: where the images are (default: ``path/images`` when it exists, else the folder of
+          the model or camera file)
+    require_points: raise InputError when the scene has no sparse points
+    """
+    from diffdepth.io.colmap import read_colmap_model
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(
+            f"{path}: expected a COLMAP model or a Middlebury *_par.txt, found nothing"
+        )
+    if path.is_file():
+        if path.name.endswith("_par.txt"):
+            scene = read_middlebury_cameras(path, image_dir)
+        else:
+            raise InputError(
+                f"{path}: expected a COLMAP model folder or a Middlebury *_par.txt file, "
+                f"found a file named {path.name}"
+            )
+    else:
+        model = _find_colmap_model(path)
+        if model is not None:
+            if image_dir is None:
+                image_dir = path / "images" if (path / "images").is_dir() else path
+            scene = read_colmap_model(model, image_dir)
+        else:
+            pars = sorted(path.glob("*_par.txt"))
+            if len(pars) != 1:
+                raise InputError(
+                    f"{path}: expected cameras.bin or cameras.txt in it, in sparse/ or in "
+                    f"sparse/0/, or one *_par.txt file; found "
+                    + (f"{len(pars)} *_par.txt files" if pars else "neither")
+                )
+            scene = read_middlebury_cameras(pars[0], image_dir)
+    if require_points and (scene.points3d is None or len(scene.points3d) == 0):
+        raise InputError(f"{scene.source}: expected sparse 3D points, found none")
+    return scene
