@@ -1,0 +1,242 @@
+"""Multi-view warping loss for calibrated pinhole cameras (SPEC sections 5 and 6).
+
+The label D of the reference view is inverse depth; depth = 1 / D is the occlusion key. For each
+selected view k, every reference pixel (x, y) is lifted to ``X = depth * K_ref^-1 (x, y, 1)``
+in the reference camera, moved into camera k (``R_k R_ref^T``, ``t_k - R_k R_ref^T t_ref``) and
+projected with K_k. View k is sampled there bilinearly (pixel centres at integers,
+``grid_sample(align_corners=True)``). The mask M_k is 0 where the pixel falls behind camera k or
+outside image k, or where another reference pixel lands on the same pixel of view k nearer to it
+(a z-buffer on the depth in camera k, with a relative tolerance); the mask is not differentiated.
+
+Per-pixel error ``E = sum_k M_k mean_c |I_ref - W_k| / (sum_k M_k + eps)`` and the loss
+
+    L = mean(E) + w_ssim * mean(sum_k M_k (1 - SSIM_k) / (sum_k M_k + eps))
+        - w_grad * mean|grad E| + w_smooth * E_S(D, I_ref)
+
+with E_S the edge-aware smoothness ``mean(|dD/dx| exp(-mean_c |dI/dx|))`` + the same in y.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from diffdepth.losses.photometric import ssim
+
+
+@dataclass(frozen=True)
+class MultiViewLossConfig:
+    """Weights and tolerances of the multi-view loss."""
+
+    w_ssim: float = 0.05  # weight of the masked 1 - SSIM term
+    w_grad: float = 0.01  # weight of the reward -mean|grad E| on the error map
+    w_smooth: float = 0.05  # weight of the edge-aware smoothness of D
+    occlusion_tol: float = 0.02  # relative depth margin before a pixel counts as occluded
+    min_inverse_depth: float = 1e-6  # D is clamped to at least this before depth = 1 / D
+    eps: float = 1e-6  # in the denominator of the per-pixel mean over views
+
+
+def edge_aware_smoothness(D: Tensor, image: Tensor) -> Tensor:
+    """mean(|dD/dx| exp(-mean_c |dI/dx|)) + the same in y; D [H, W], image [3, H, W]."""
+    wx = torch.exp(-(image[:, :, 1:] - image[:, :, :-1]).abs().mean(0))
+    wy = torch.exp(-(image[:, 1:, :] - image[:, :-1, :]).abs().mean(0))
+    sx = (D[:, 1:] - D[:, :-1]).abs() * wx
+    sy = (D[1:, :] - D[:-1, :]).abs() * wy
+    return sx.mean() + sy.mean()
+
+
+def rgb_to_lab(rgb: Tensor) -> Tensor:
+    """CIE L*a*b* (D65) of sRGB images [..., 3, H, W] in 0..1."""
+    c = rgb.clamp(0.0, 1.0)
+    lin = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    m = torch.tensor(
+        [
+            [0.4124564, 0.3575761, 0.1804375],
+            [0.2126729, 0.7151522, 0.0721750],
+            [0.0193339, 0.1191920, 0.9503041],
+        ],
+        dtype=rgb.dtype,
+        device=rgb.device,
+    )
+    white = torch.tensor([0.95047, 1.0, 1.08883], dtype=rgb.dtype, device=rgb.device)
+    xyz = torch.einsum("ij,...jhw->...ihw", m, lin) / white.view(3, 1, 1)
+    delta = 6.0 / 29.0
+    f = torch.where(
+        xyz > delta**3, xyz.clamp_min(1e-12) ** (1.0 / 3.0), xyz / (3 * delta**2) + 4.0 / 29.0
+    )
+    fx, fy, fz = f.unbind(-3)
+    return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], -3)
+
+
+def _image_tensor(img: np.ndarray, device) -> Tensor:
+    return torch.as_tensor(np.ascontiguousarray(img), dtype=torch.float32, device=device).permute(
+        2, 0, 1
+    )
+
+
+class MultiViewLoss:
+    """Photometric loss of an inverse-depth map D of one reference view against other views.
+
+    ref_index: the reference image of ``scene`` (a `diffdepth.io.mvs.MultiViewScene`)
+    config:    MultiViewLossConfig (default weights when None)
+    n_views:   how many of the other views each call uses (a random subset, redrawn per call)
+    generator: torch.Generator that draws the subsets (seeded: reproducible runs)
+    views:     the candidate views (default: every image but the reference)
+
+    ``loss(D)`` with D [H, W] (inverse depth, any float dtype) returns (loss, parts, E): the
+    scalar loss, a dict of its terms as floats, and the per-pixel error E [H, W] (detached).
+    The views used by the last call are in ``last_views``.
+    """
+
+    def __init__(
+        self,
+        ref_index: int,
+        scene,
+        config: MultiViewLossConfig | None = None,
+        n_views: int = 5,
+        generator: torch.Generator | None = None,
+        views: list[int] | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.ref = int(ref_index)
+        self.config = MultiViewLossConfig() if config is None else config
+        self.n_views = int(n_views)
+        self.generator = generator
+        self.device = torch.device(device)
+        n = len(scene)
+        if not 0 <= self.ref < n:
+            raise ValueError(f"MultiViewLoss: reference {ref_index} is not one of {n} views")
+        self.views = [k for k in range(n) if k != self.ref] if views is None else list(views)
+        if not self.views or self.ref in self.views:
+            raise ValueError("MultiViewLoss: need at least one view other than the reference")
+        self.shape = scene.shape(self.ref)
+        h, w = self.shape
+        self.I_ref = _image_tensor(scene.images[self.ref], self.device)  # [3, H, W]
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+        rays = np.stack([xs, ys, np.ones_like(xs)], -1) @ np.linalg.inv(scene.K[self.ref]).T
+        self._rays = torch.as_tensor(rays, device=self.device)  # [H, W, 3], z = 1
+        self._images, self._proj = {}, {}
+        for k in self.views:
+            R_rel = scene.R[k] @ scene.R[self.ref].T
+            t_rel = scene.t[k] - R_rel @ scene.t[self.ref]
+            P = np.concatenate([scene.K[k] @ R_rel, (scene.K[k] @ t_rel)[:, None]], 1)  # [3, 4]
+            self._proj[k] = torch.as_tensor(P, device=self.device)
+            self._images[k] = _image_tensor(scene.images[k], self.device)[None]  # [1,3,Hk,Wk]
+        self.last_views: list[int] = []
+
+    def select_views(self) -> list[int]:
+        """A random subset of ``n_views`` candidate views (all of them when there are fewer)."""
+        if len(self.views) <= self.n_views:
+            return list(self.views)
+        perm = torch.randperm(len(self.views), generator=self.generator)[: self.n_views]
+        return [self.views[i] for i in sorted(perm.tolist())]
+
+    def warp(self, D: Tensor, k: int) -> tuple[Tensor, Tensor]:
+        """View k warped into the reference through inverse depth D [H, W].
+
+        Returns W [3, H, W] (differentiable w.r.t. D) and the visibility mask M [H, W] (0/1, in
+        D's dtype, not differentiated).
+        """
+        cfg = self.config
+        dtype = D.dtype
+        depth = 1.0 / D.clamp_min(cfg.min_inverse_depth)
+        X = self._rays.to(dtype) * depth[..., None]  # [H, W, 3] reference camera
+        P = self._proj[k].to(dtype)
+        p = X @ P[:, :3].T + P[:, 3]  # [H, W, 3]
+        z = p[..., 2]
+        front = z > 1e-9
+        z_safe = torch.where(front, z, torch.ones_like(z))
+        u = p[..., 0] / z_safe
+        v = p[..., 1] / z_safe
+        img = self._images[k]
+        hk, wk = img.shape[-2:]
+        with torch.no_grad():
+            tol = 1e-4  # pixels: rounding must not push a border pixel out of the image
+            inside = front & (u >= -tol) & (u <= wk - 1 + tol) & (v >= -tol) & (v <= hk - 1 + tol)
+            ui = u.round().long().clamp(0, wk - 1)
+            vi = v.round().long().clamp(0, hk - 1)
+            target = (vi * wk + ui)[inside]
+            zin = z[inside]
+            zbuf = torch.full((hk * wk,), float("inf"), dtype=dtype, device=D.device)
+            zbuf = zbuf.scatter_reduce(0, target, zin, reduce="amin")
+            visible = torch.zeros_like(inside)
+            visible[inside] = zin <= zbuf[target] * (1.0 + cfg.occlusion_tol)
+            M = visible.to(dtype)
+        grid = torch.stack([2.0 * u / max(wk - 1, 1) - 1.0, 2.0 * v / max(hk - 1, 1) - 1.0], -1)
+        W = F.grid_sample(
+            img.to(dtype), grid[None], mode="bilinear", padding_mode="border", align_corners=True
+        )[0]
+        return W, M
+
+    def __call__(self, D: Tensor) -> tuple[Tensor, dict, Tensor]:
+        cfg = self.config
+        if tuple(D.shape) != tuple(self.shape):
+            raise ValueError(f"MultiViewLoss: D has shape {tuple(D.shape)}, expected {self.shape}")
+        views = self.select_views()
+        self.last_views = views
+        I_ref = self.I_ref.to(D.dtype)
+        warped, masks = zip(*(self.warp(D, k) for k in views))
+        Wk = torch.stack(warped)  # [B, 3, H, W]
+        Mk = torch.stack(masks)  # [B, H, W]
+        denom = Mk.sum(0) + cfg.eps
+        E = (Mk * (I_ref[None] - Wk).abs().mean(1)).sum(0) / denom  # [H, W]
+        photo = E.mean()
+        loss = photo
+        parts = {"photometric": float(photo.detach())}
+        if cfg.w_ssim:
+            s = ssim(Wk, I_ref[None])[:, 0]  # [B, H, W]
+            ssim_term = ((Mk * (1.0 - s)).sum(0) / denom).mean()
+            loss = loss + cfg.w_ssim * ssim_term
+            parts["ssim"] = float(ssim_term.detach())
+        if cfg.w_grad:
+            grad = (E[:, 1:] - E[:, :-1]).abs().mean() + (E[1:, :] - E[:-1, :]).abs().mean()
+            loss = loss - cfg.w_grad * grad
+            parts["grad"] = float(grad.detach())
+        if cfg.w_smooth:
+            smooth = edge_aware_smoothness(D, I_ref)
+            loss = loss + cfg.w_smooth * smooth
+            parts["smooth"] = float(smooth.detach())
+        parts["visible"] = float((Mk.sum(0) > 0).to(D.dtype).mean())
+        return loss, parts, E.detach()
+
+
+@torch.no_grad()
+def reprojection_error(
+    depth,
+    ref: int,
+    scene,
+    views: list[int] | None = None,
+    space: str = "lab",
+    occlusion_tol: float = 0.02,
+) -> float:
+    """Mean absolute colour difference between the reference and the other views warped into it.
+
+    depth: [H, W] depth of the reference view (numpy or tensor; not inverse depth)
+    views: which views (default: every other one); space: "lab" (CIE L*a*b*) or "rgb" (0..1)
+    The mean runs over every (view, pixel) pair where the pixel is visible in the view.
+    """
+    if space not in ("lab", "rgb"):
+        raise ValueError(f"reprojection_error: space must be 'lab' or 'rgb', got {space!r}")
+    depth = torch.as_tensor(np.asarray(depth), dtype=torch.float64)
+    cfg = MultiViewLossConfig(occlusion_tol=occlusion_tol)
+    warper = MultiViewLoss(ref, scene, cfg, views=views)
+    D = torch.where(depth > 0, 1.0 / depth, torch.zeros_like(depth))
+    ref_img = warper.I_ref.double()
+    if space == "lab":
+        ref_img = rgb_to_lab(ref_img)
+    total, count = 0.0, 0.0
+    for k in warper.views:
+        W, M = warper.warp(D, k)
+        M = M * (depth > 0) * torch.isfinite(depth)
+        if space == "lab":
+            W = rgb_to_lab(W)
+        err = (ref_img - W).abs().mean(0)
+        total += float((err * M).sum())
+        count += float(M.sum())
+    if count == 0:
+        raise ValueError("reprojection_error: no reference pixel is visible in any other view")
+    return total / count
