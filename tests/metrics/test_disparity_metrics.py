@@ -61,7 +61,13 @@ def test_agrees_with_reference_scorer(tmp_path):
     np.save(tmp_path / "gt.npy", gt)
     np.save(tmp_path / "est.npy", est)
     res = subprocess.run(
-        [sys.executable, str(SCORER), str(tmp_path / "est.npy"), str(tmp_path / "gt.npy"), "--json"],
+        [
+            sys.executable,
+            str(SCORER),
+            str(tmp_path / "est.npy"),
+            str(tmp_path / "gt.npy"),
+            "--json",
+        ],
         capture_output=True,
         text=True,
         check=True,
