@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from diffdepth.losses.photometric import ssim
+from diffdepth.losses.smoothness import edge_weights, gradient_reward, weighted_smoothness
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,6 @@ class MultiViewLossConfig:
     occlusion_tol: float = 0.02  # relative depth margin before a pixel counts as occluded
     min_inverse_depth: float = 1e-6  # D is clamped to at least this before depth = 1 / D
     eps: float = 1e-6  # in the denominator of the per-pixel mean over views
-
-
-def edge_aware_smoothness(D: Tensor, image: Tensor) -> Tensor:
-    """mean(|dD/dx| exp(-mean_c |dI/dx|)) + the same in y; D [H, W], image [3, H, W]."""
-    wx = torch.exp(-(image[:, :, 1:] - image[:, :, :-1]).abs().mean(0))
-    wy = torch.exp(-(image[:, 1:, :] - image[:, :-1, :]).abs().mean(0))
-    sx = (D[:, 1:] - D[:, :-1]).abs() * wx
-    sy = (D[1:, :] - D[:-1, :]).abs() * wy
-    return sx.mean() + sy.mean()
 
 
 def rgb_to_lab(rgb: Tensor) -> Tensor:
@@ -116,6 +108,7 @@ class MultiViewLoss:
         self.shape = scene.shape(self.ref)
         h, w = self.shape
         self.I_ref = _image_tensor(scene.images[self.ref], self.device)  # [3, H, W]
+        self._edge_w = edge_weights(self.I_ref)  # exp(-mean_c |dI|), x and y
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         rays = np.stack([xs, ys, np.ones_like(xs)], -1) @ np.linalg.inv(scene.K[self.ref]).T
         self._rays = torch.as_tensor(rays, device=self.device)  # [H, W, 3], z = 1
@@ -193,11 +186,12 @@ class MultiViewLoss:
             loss = loss + cfg.w_ssim * ssim_term
             parts["ssim"] = float(ssim_term.detach())
         if cfg.w_grad:
-            grad = (E[:, 1:] - E[:, :-1]).abs().mean() + (E[1:, :] - E[:-1, :]).abs().mean()
+            grad = -gradient_reward(E)  # mean |grad E|
             loss = loss - cfg.w_grad * grad
             parts["grad"] = float(grad.detach())
         if cfg.w_smooth:
-            smooth = edge_aware_smoothness(D, I_ref)
+            wx, wy = self._edge_w
+            smooth = weighted_smoothness(D, wx.to(D.dtype), wy.to(D.dtype))
             loss = loss + cfg.w_smooth * smooth
             parts["smooth"] = float(smooth.detach())
         parts["visible"] = float((Mk.sum(0) > 0).to(D.dtype).mean())
