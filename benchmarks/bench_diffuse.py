@@ -76,12 +76,14 @@ def _case(H: int, W: int, repeats: int, tol: float) -> dict:
     prev(Sg, lam_n, theta_n).backward(g)
     D_prev, a_prev = prev.last_solution, prev.last_adjoint
 
+    S_leaf = S.clone().requires_grad_(True)
+
     def run(warm: bool, backward: bool):
         solver = DiffusionSolver(tol=tol)
         if warm:
             solver.last_solution, solver.last_adjoint = D_prev, a_prev
-        Sx = S.clone().requires_grad_(backward)
-        D = solver(Sx, lam, theta)
+        S_leaf.grad = None
+        D = solver(S_leaf if backward else S, lam, theta)
         if backward:
             D.backward(g)
         return solver.last_info

@@ -226,3 +226,20 @@ def cholesky_solve(L, b, out):  # pragma: no cover - compiled
         for k in range(i + 1, n):
             s -= L[k, i] * y[k]
         y[i] = s / L[i, i]
+
+
+@njit(cache=True, nogil=True)
+def summary(a):  # pragma: no cover - compiled
+    """(number of non-finite entries, min and max of the finite ones) of an array."""
+    a1 = a.reshape(-1)
+    bad = 0
+    lo = np.inf
+    hi = -np.inf
+    for k in range(a1.size):
+        v = a1[k]
+        if np.isfinite(v):
+            lo = min(lo, v)
+            hi = max(hi, v)
+        else:
+            bad += 1
+    return bad, lo, hi

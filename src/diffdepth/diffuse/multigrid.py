@@ -161,7 +161,7 @@ class TorchMultigrid:
             x = self._gs(k, self._gs(k, x, b, 1), b, 0)
         return x
 
-    def precondition(self, r: Tensor) -> Tensor:
+    def precondition(self, r: Tensor, fresh: bool = True) -> Tensor:
         return self._vcycle(0, r)
 
 
@@ -235,9 +235,10 @@ class NumbaMultigrid:
             kern.gs_colour(x, b, lev.wx, lev.wy, lev.invd, 0)
         return x
 
-    def precondition(self, r: np.ndarray) -> np.ndarray:
-        # level 0's workspace is reused by the next call: hand out a copy
-        return self._vcycle(0, r).copy()
+    def precondition(self, r: np.ndarray, fresh: bool = True) -> np.ndarray:
+        # level 0's workspace is reused by the next call: a copy unless the caller consumes it
+        z = self._vcycle(0, r)
+        return z.copy() if fresh else z
 
 
 def build(lam: Tensor, theta: Tensor, backend: str = "auto", alpha: float = ALPHA, nu: int = NU):
@@ -247,7 +248,8 @@ def build(lam: Tensor, theta: Tensor, backend: str = "auto", alpha: float = ALPH
     if backend == "numba":
         if lam.device.type != "cpu" or not HAVE_NUMBA:
             raise ValueError("diffuse: the numba backend needs numba and CPU tensors")
-        arrs = [np.ascontiguousarray(t.detach().numpy(), dtype=np.float64) for t in (lam, theta)]
+        # private copies: the hierarchy outlives the call (it serves the backward solve)
+        arrs = [np.array(t.detach().numpy(), dtype=np.float64, order="C") for t in (lam, theta)]
         return NumbaMultigrid(*arrs, alpha=alpha, nu=nu)
     if backend == "torch":
         wx, wy = op.edge_weights(theta)

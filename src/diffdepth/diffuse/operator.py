@@ -22,6 +22,11 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+try:
+    from diffdepth.diffuse import _kernels
+except ImportError:  # pragma: no cover - numba is a dependency; torch reductions are the fallback
+    _kernels = None
+
 
 def check_inputs(S: Tensor, lam: Tensor, theta: Tensor) -> None:
     """Raise a ValueError a user can act on when (S, lam, theta) do not define a solvable system."""
@@ -44,28 +49,39 @@ def check_inputs(S: Tensor, lam: Tensor, theta: Tensor) -> None:
             f"diffuse: S, lam, theta are on different devices ({S.device}, {lam.device}, "
             f"{theta.device})"
         )
-    S, lam, theta = S.detach(), lam.detach(), theta.detach()
-    finite = [bool(torch.isfinite(t).all()) for t in (S, lam, theta)]
-    if not any(finite):
+    stats = [_summary(t.detach()) for t in (S, lam, theta)]  # (non-finite count, min, max)
+    if all(bad == t.numel() for (bad, _, _), t in zip(stats, (S, lam, theta))):
         raise ValueError(
             "diffuse: nothing to diffuse: S, lam and theta contain no finite data "
-            "(NaN or inf everywhere checked)"
+            "(NaN or inf everywhere)"
         )
-    for name, t, ok in zip(("S", "lam", "theta"), (S, lam, theta), finite):
-        if not ok:
-            bad = int((~torch.isfinite(t)).sum())
+    for name, (bad, _, _) in zip(("S", "lam", "theta"), stats):
+        if bad:
             raise ValueError(
                 f"diffuse: {name} has {bad} NaN or infinite value(s); all must be finite"
             )
-    for name, t in (("lam", lam), ("theta", theta)):
-        lo = float(t.min())
+    for name, (_, lo, _) in (("lam", stats[1]), ("theta", stats[2])):
         if lo < 0:
             raise ValueError(f"diffuse: {name} must be >= 0 everywhere, found minimum {lo:g}")
-    if float(lam.max()) <= 0:
+    if stats[1][2] <= 0:
         raise ValueError(
             "diffuse: nothing to diffuse: lam is zero everywhere, so no pixel carries data and "
             "the system A D = lam * S is singular (splat at least one point with weight > 0)"
         )
+
+
+def _summary(t: Tensor) -> tuple[int, float, float]:
+    """(number of non-finite entries, min and max of the finite entries) of a tensor."""
+    fast = t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
+    if fast and _kernels is not None:
+        bad, lo, hi = _kernels.summary(t.contiguous().numpy())
+        return int(bad), float(lo), float(hi)
+    finite = torch.isfinite(t)
+    bad = int((~finite).sum())
+    if bad == t.numel():
+        return bad, float("inf"), float("-inf")
+    vals = t[finite] if bad else t
+    return bad, float(vals.min()), float(vals.max())
 
 
 def edge_weights(theta: Tensor) -> tuple[Tensor, Tensor]:

@@ -19,10 +19,11 @@ class PCGResult:
 def pcg(mg, b, x0=None, tol: float = 1e-6, maxiter: int = 100) -> PCGResult:
     """Solve A x = b to relative residual ``tol`` with a multigrid-preconditioned CG.
 
-    ``mg`` provides ``matvec``, ``precondition`` (one V-cycle, a fresh array), ``dot`` and the
-    in-place vector updates ``cg_step`` and ``xpby``. The reported residual
-    is recomputed as b - A x at the end (not the recurrence's), and CG restarts from it in the
-    rare case where the recurrence has drifted below tol while the true residual has not.
+    ``mg`` provides ``matvec``, ``precondition`` (one V-cycle; a fresh array unless
+    ``fresh=False``), ``dot`` and the in-place updates ``cg_step`` and ``xpby``. The residual
+    reported is recomputed as b - A x at the end (not the recurrence's), and CG restarts from
+    it in the rare case where the recurrence has drifted below tol while the true residual has
+    not.
     """
     bnorm = math.sqrt(mg.dot(b, b))
     if bnorm == 0.0:
@@ -48,7 +49,7 @@ def pcg(mg, b, x0=None, tol: float = 1e-6, maxiter: int = 100) -> PCGResult:
             it += 1
             if math.sqrt(rr) <= tol * bnorm:
                 break
-            z = mg.precondition(r)
+            z = mg.precondition(r, fresh=False)  # consumed before the next V-cycle
             rz_new = mg.dot(r, z)
             mg.xpby(z, p, rz_new / rz)  # p = z + beta p
             rz = rz_new

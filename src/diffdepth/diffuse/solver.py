@@ -63,7 +63,7 @@ class _Job:
 def _to_backend(mg, t: Tensor):
     t = t.detach().to(torch.float64)
     if mg.backend == "numba":
-        return np.ascontiguousarray(t.cpu().numpy())
+        return np.array(t.cpu().numpy(), order="C")  # a private copy
     return t.contiguous()
 
 
