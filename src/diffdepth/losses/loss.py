@@ -1,0 +1,117 @@
+"""The self-supervised light-field loss (SPEC section 5).
+
+    L = mean(E) + w_ssim (1 - SSIM) - w_g (mean|dx E| + mean|dy E|) + w_s E_S
+    E(x, y) = sum_k M_k e_k / (sum_k M_k + eps),  e_k = mean_c |F(I_ref) - F(W_k[I_k])|
+
+with M_k the occlusion masks (recomputed every call, not differentiated), F the RGB image or
+the first VGG16 block, the SSIM term the masked mean over views of 1 - SSIM(I_ref, W_k[I_k])
+(RGB), and E_S the edge-aware smoothness of D guided by the reference image.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.utils.checkpoint import checkpoint
+
+from diffdepth.losses.config import LossConfig
+from diffdepth.losses.lightfield import (
+    Offsets,
+    _offset_list,
+    occlusion_masks,
+    view_errors,
+    warp_views,
+)
+from diffdepth.losses.photometric import ssim
+from diffdepth.losses.smoothness import edge_weights, gradient_reward, weighted_smoothness
+from diffdepth.losses.vgg import VGGConv1
+
+
+def masked_view_mean(values: Tensor, masks: Tensor, eps: float = 1e-4) -> Tensor:
+    """sum_k M_k values_k / (sum_k M_k + eps): values [K, H, W], masks [K, H, W] -> [H, W].
+
+    Pixels that no view sees get 0. The masks carry no gradient."""
+    masks = masks.detach().to(values.dtype)
+    return torch.einsum("khw,khw->hw", masks, values) / (masks.sum(0) + eps)
+
+
+class LightFieldLoss:
+    """Re-projection loss of a light field for a reference disparity map.
+
+    ref:     [3, H, W] reference view, RGB in 0..1
+    views:   [K, 3, H, W] the other views
+    offsets: [K, 2] (u, v) = (c - c0, r - r0) per view
+    config:  LossConfig (weights, feature space, occlusion margin)
+
+    Calling it with D [H, W] returns (loss scalar, parts, E): parts holds the float value of
+    every unweighted term ("error" = mean E, "ssim" = masked mean of 1 - SSIM, "grad_reward" =
+    -mean|grad E|, "smoothness" = E_S) and "total"; E [H, W] is the per-pixel error, detached.
+    The reference features and the image-edge weights of E_S are computed once here.
+    """
+
+    def __init__(
+        self, ref: Tensor, views: Tensor, offsets: Offsets, config: LossConfig | None = None
+    ) -> None:
+        self.config = config if config is not None else LossConfig.light_field()
+        if views.dim() != 4 or ref.dim() != 3 or views.shape[1:] != ref.shape:
+            raise ValueError(
+                f"LightFieldLoss expects ref [C, H, W] and views [K, C, H, W] of the same C, H, "
+                f"W, got {tuple(ref.shape)} and {tuple(views.shape)}"
+            )
+        self.ref = ref.detach().contiguous()
+        self.views = views.detach().to(ref.dtype).contiguous()
+        self.offsets = torch.tensor(_offset_list(offsets, views.shape[0]), dtype=ref.dtype)
+        self._wx, self._wy = edge_weights(self.ref)
+        self._vgg = None
+        self._ref_feat = None
+        if self.config.distance == "vgg":
+            self._vgg = VGGConv1().to(device=ref.device, dtype=ref.dtype)
+            with torch.no_grad():
+                self._ref_feat = self._vgg(self.ref[None])  # [1, 64, H, W]
+
+    def masks(self, D: Tensor) -> Tensor:
+        """Occlusion masks bool [K, H, W] for the disparity map D [H, W]."""
+        return occlusion_masks(D, self.offsets, self.config.occlusion_margin)
+
+    def _feature_errors(self, warped: Tensor) -> Tensor:
+        return (self._vgg(warped) - self._ref_feat).abs().mean(dim=1)  # [k, H, W]
+
+    def _vgg_errors(self, warped: Tensor) -> Tensor:
+        chunk = self.config.vgg_chunk
+        out = []
+        for start in range(0, warped.shape[0], chunk):
+            w = warped[start : start + chunk]
+            if torch.is_grad_enabled() and w.requires_grad:
+                out.append(checkpoint(self._feature_errors, w, use_reentrant=False))
+            else:
+                out.append(self._feature_errors(w))
+        return torch.cat(out)
+
+    def __call__(self, D: Tensor) -> tuple[Tensor, dict[str, float], Tensor]:
+        cfg = self.config
+        if D.shape != self.ref.shape[1:]:
+            raise ValueError(f"D must be [H, W] = {list(self.ref.shape[1:])}, got {list(D.shape)}")
+        M = self.masks(D).to(D.dtype)  # [K, H, W]
+        denom = M.sum(0) + cfg.eps  # [H, W]
+        warped = None
+        if cfg.distance == "vgg" or cfg.w_ssim > 0:
+            warped = warp_views(self.views, self.offsets, D)  # [K, 3, H, W]
+        if cfg.distance == "vgg":
+            e = self._vgg_errors(warped)
+        elif warped is not None:
+            e = (warped - self.ref).abs().mean(dim=1)
+        else:
+            e = view_errors(self.ref, self.views, self.offsets, D)  # [K, H, W]
+        E = torch.einsum("khw,khw->hw", M, e) / denom  # [H, W]
+        err = E.mean()
+        reward = gradient_reward(E)
+        smooth = weighted_smoothness(D, self._wx, self._wy)
+        loss = err + cfg.w_g * reward + cfg.w_s * smooth
+        parts = {"error": err, "grad_reward": reward, "smoothness": smooth}
+        if cfg.w_ssim > 0:
+            dissim = 1 - ssim(warped, self.ref[None], window=cfg.ssim_window)[:, 0]  # [K, H, W]
+            s_term = (torch.einsum("khw,khw->hw", M, dissim) / denom).mean()
+            loss = loss + cfg.w_ssim * s_term
+            parts["ssim"] = s_term
+        parts["total"] = loss
+        return loss, {k: float(v.detach()) for k, v in parts.items()}, E.detach()

@@ -1,0 +1,119 @@
+"""warp_views / view_errors: known warps, agreement with grid_sample, gradients."""
+
+import pytest
+import torch
+
+from diffdepth.losses.lightfield import (
+    view_errors,
+    view_errors_reference,
+    warp_views,
+    warp_views_reference,
+)
+
+
+def _random(K=5, C=3, H=13, W=17, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    views = torch.rand(K, C, H, W, generator=g, dtype=dtype)
+    ref = torch.rand(C, H, W, generator=g, dtype=dtype)
+    # disparities well inside (-1.5, 1.5): some samples leave the image (clamped)
+    D = torch.rand(H, W, generator=g, dtype=dtype) * 3 - 1.5
+    return g, views, ref, D
+
+
+OFFSETS = [[1.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [0.0, -3.0], [1.0, 1.0], [-2.0, 1.5]]
+
+
+def test_zero_disparity_is_identity():
+    _, views, _, _ = _random(K=6)
+    D = torch.zeros(13, 17, dtype=torch.float64)
+    assert torch.equal(warp_views(views, OFFSETS, D), views)
+
+
+@pytest.mark.parametrize("u, v", [(1.0, 0.0), (-2.0, 0.0), (0.0, 1.0), (0.0, -1.0), (1.0, -1.0)])
+@pytest.mark.parametrize("d", [1, 2])
+def test_integer_disparity_shifts_exactly(u, v, d):
+    _, views, _, _ = _random(K=1, H=12, W=15)
+    D = torch.full((12, 15), float(d), dtype=torch.float64)
+    out = warp_views(views, [[u, v]], D)[0]
+    sx, sy = int(d * u), int(d * v)
+    # out(x, y) = view(x - sx, y - sy) where that lies inside the image
+    ys = slice(max(sy, 0), 12 + min(sy, 0))
+    xs = slice(max(sx, 0), 15 + min(sx, 0))
+    ys_src = slice(max(-sy, 0), 12 + min(-sy, 0))
+    xs_src = slice(max(-sx, 0), 15 + min(-sx, 0))
+    assert torch.equal(out[:, ys, xs], views[0][:, ys_src, xs_src])
+
+
+def test_matches_grid_sample_forward_and_backward():
+    g, views, ref, D = _random()
+    views = torch.cat([views, views[:1]])  # 6 views: row, column and diagonal offsets
+    D.requires_grad_(True)
+    fast = warp_views(views, OFFSETS, D)
+    slow = warp_views_reference(views, OFFSETS, D)
+    torch.testing.assert_close(fast, slow, rtol=0, atol=1e-12)
+    cot = torch.randn(fast.shape, generator=g, dtype=torch.float64)
+    (g_fast,) = torch.autograd.grad(fast, D, cot)
+    (g_slow,) = torch.autograd.grad(slow, D, cot)
+    torch.testing.assert_close(g_fast, g_slow, rtol=0, atol=1e-11)
+
+
+def test_view_errors_match_reference():
+    g, views, ref, D = _random(K=6)
+    D.requires_grad_(True)
+    fast = view_errors(ref, views, OFFSETS, D)
+    slow = view_errors_reference(ref, views, OFFSETS, D)
+    torch.testing.assert_close(fast, slow, rtol=0, atol=1e-12)
+    cot = torch.randn(fast.shape, generator=g, dtype=torch.float64)
+    (g_fast,) = torch.autograd.grad(fast, D, cot)
+    (g_slow,) = torch.autograd.grad(slow, D, cot)
+    torch.testing.assert_close(g_fast, g_slow, rtol=0, atol=1e-11)
+
+
+def test_gradcheck_float64_away_from_integer_samples():
+    _, views, ref, _ = _random(K=6, H=7, W=8, seed=3)
+    # every sample position x - D u, y - D v at least 0.1 px from an integer and inside
+    D = torch.full((7, 8), 0.3, dtype=torch.float64)
+    D += torch.linspace(0, 0.05, 56, dtype=torch.float64).view(7, 8)
+    D.requires_grad_(True)
+    offsets = [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [1.0, 1.0], [-1.0, 1.0]]
+    assert torch.autograd.gradcheck(lambda d: warp_views(views, offsets, d), (D,))
+    assert torch.autograd.gradcheck(lambda d: view_errors(ref, views, offsets, d), (D,))
+
+
+def test_views_with_gradient_use_the_reference_path():
+    _, views, _, D = _random(K=6)
+    views.requires_grad_(True)
+    out = warp_views(views, OFFSETS, D)
+    (gv,) = torch.autograd.grad(out.sum(), views)
+    assert gv.abs().sum() > 0
+
+
+def test_float32_inputs_stay_float32():
+    _, views, ref, D = _random(K=6, dtype=torch.float32)
+    assert warp_views(views, OFFSETS, D).dtype == torch.float32
+    assert view_errors(ref, views, OFFSETS, D).dtype == torch.float32
+
+
+def test_bad_shapes_are_named():
+    _, views, _, D = _random(K=6)
+    with pytest.raises(ValueError, match=r"offsets must be \[K, 2\]"):
+        warp_views(views, OFFSETS[:3], D)
+    with pytest.raises(ValueError, match="D must be"):
+        warp_views(views, OFFSETS, D[:5])
+
+
+def test_error_lowest_at_true_disparity_and_gradient_points_to_it(make_lf, crosshair):
+    d_true = 0.7
+    ref, views, off = make_lf(d_true, crosshair)
+    errs = {}
+    for d in (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.1):
+        D = torch.full(ref.shape[1:], d, dtype=torch.float64, requires_grad=True)
+        e = view_errors(ref, views, off, D)[:, 3:-3, 3:-3].mean()  # away from the border
+        (g,) = torch.autograd.grad(e, D)
+        errs[d] = float(e.detach())
+        if d != d_true:
+            # moving every pixel against the gradient moves toward the truth
+            assert float(g.sum()) * (d - d_true) > 0
+    # bilinear interpolation of the fractional shifts leaves a small error at the truth
+    assert min(errs, key=errs.get) == d_true
+    assert errs[d_true] < 0.7 * min(errs[0.6], errs[0.8])
