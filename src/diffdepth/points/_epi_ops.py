@@ -1,0 +1,149 @@
+"""Image operations behind the EPI detector: blur, Lab, slope bank, shear-and-sum filters, sampling.
+
+Image stacks are torch tensors laid out [n, C, H, W] (n views); an EPI stack is the row (or the
+column, transposed) of views through the reference view, so that every image row is one EPI and
+the lines of the EPI are swept by shifting each view along x.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with replicated borders.  img [n, C, H, W] -> [n, C, H, W]."""
+    if sigma <= 0:
+        return img
+    radius = max(1, int(math.ceil(3.0 * sigma)))
+    t = torch.arange(-radius, radius + 1, dtype=img.dtype, device=img.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    n, c, h, w = img.shape
+    x = img.reshape(n * c, 1, h, w)
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1))
+    return x.reshape(n, c, h, w)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in 0..1 to CIE Lab (D65) divided by 100.  rgb [n, 3, H, W] -> [n, 3, H, W]."""
+    lin = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb.clamp(min=0) + 0.055) / 1.055) ** 2.4)
+    m = torch.tensor(
+        [
+            [0.4124564, 0.3575761, 0.1804375],
+            [0.2126729, 0.7151522, 0.0721750],
+            [0.0193339, 0.1191920, 0.9503041],
+        ],
+        dtype=rgb.dtype,
+        device=rgb.device,
+    )
+    white = torch.tensor([0.95047, 1.0, 1.08883], dtype=rgb.dtype, device=rgb.device)
+    xyz = torch.einsum("ij,njhw->nihw", m, lin) / white.view(1, 3, 1, 1)
+    eps = (6.0 / 29.0) ** 3
+    linear = xyz / (3 * (6.0 / 29.0) ** 2) + 4.0 / 29.0
+    f = torch.where(xyz > eps, xyz.clamp(min=eps) ** (1.0 / 3.0), linear)
+    lab_l = 116.0 * f[:, 1] - 16.0
+    lab_a = 500.0 * (f[:, 0] - f[:, 1])
+    lab_b = 200.0 * (f[:, 1] - f[:, 2])
+    return torch.stack([lab_l, lab_a, lab_b], dim=1) / 100.0
+
+
+def slope_bank(lo: float, hi: float, n: int, warp: float) -> np.ndarray:
+    """n slopes (disparities) covering [lo, hi], spaced more densely near zero when warp > 0.
+
+    The slopes are s = m sinh(warp t) / sinh(warp) for t uniform, m = max(|lo|, |hi|): the
+    spacing grows by cosh(warp) from zero to +-m.  Returns float64 [n], increasing.
+    """
+    if hi < lo:
+        lo, hi = hi, lo
+    if n < 2 or hi - lo < 1e-9:
+        return np.linspace(lo, hi, max(n, 1))
+    m = max(abs(lo), abs(hi))
+    if warp <= 1e-6:
+        return np.linspace(lo, hi, n)
+    sw = math.sinh(warp)
+    t_lo = math.asinh(lo * sw / m) / warp
+    t_hi = math.asinh(hi * sw / m) / warp
+    t = np.linspace(t_lo, t_hi, n)
+    return m * np.sinh(warp * t) / sw
+
+
+def shear_sum(
+    a_pad: torch.Tensor, pad: int, width: int, shifts: np.ndarray, out: torch.Tensor
+) -> torch.Tensor:
+    """Mean over views of each view shifted along x: out(x) = mean_k a_k(x + shifts[k]).
+
+    a_pad [n, C, H, W + 2 pad] (border-replicated), shifts float [n] with |shift| <= pad - 1,
+    out [C, H, W] is overwritten and returned.  Linear interpolation between integer shifts.
+    """
+    out.zero_()
+    n = a_pad.shape[0]
+    for k in range(n):
+        t = float(shifts[k])
+        i0 = int(math.floor(t))
+        f = t - i0
+        s0 = a_pad[k, :, :, pad + i0 : pad + i0 + width]
+        if f < 1e-6:
+            out.add_(s0)
+        else:
+            s1 = a_pad[k, :, :, pad + i0 + 1 : pad + i0 + 1 + width]
+            out.add_(torch.lerp(s0, s1, f))
+    return out.div_(n)
+
+
+def filter_bank(a: torch.Tensor, u: np.ndarray, slopes: np.ndarray) -> torch.Tensor:
+    """Step-edge filter bank on the EPIs of a row of views.
+
+    a [n, C, H, W] views along one row of the grid (Lab), u [n] their offsets from the
+    reference view (view k sees reference pixel x at x - d u_k), slopes [S] disparities.
+    For each slope the filter is two parallel anti-aliased lines of opposite sign spanning
+    all n views: applied to every EPI at once it is the x-difference of the shear-and-sum
+    image mean_k a_k(x - d u_k).  Returns the response magnitude (norm over channels)
+    [S, H, W - 1], sample x standing for the edge between pixels x and x + 1.
+    """
+    n, c, h, w = a.shape
+    max_shift = float(np.max(np.abs(slopes))) * float(np.max(np.abs(u))) if len(u) else 0.0
+    pad = int(math.ceil(max_shift)) + 2
+    a_pad = F.pad(a, (pad, pad, 0, 0), mode="replicate")
+    resp = torch.empty((len(slopes), h, w - 1), dtype=a.dtype, device=a.device)
+    mean = torch.empty((c, h, w), dtype=a.dtype, device=a.device)
+    for i, d in enumerate(slopes):
+        shear_sum(a_pad, pad, w, -d * u, mean)
+        diff = mean[:, :, 1:] - mean[:, :, :-1]
+        torch.sqrt((diff * diff).sum(0), out=resp[i])
+    return resp
+
+
+def sample_bilinear(
+    flat: torch.Tensor, h: int, w: int, view: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bilinear samples of a view stack at continuous positions, borders replicated.
+
+    flat [n * H * W, C] (the stack [n, H, W, C] flattened), view long [...], x, y float [...]
+    (same shape).  Returns samples [..., C] and inside (bool [...], position within the image).
+    """
+    inside = (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
+    x = x.clamp(0, w - 1)
+    y = y.clamp(0, h - 1)
+    x0 = x.floor().clamp(max=w - 2) if w > 1 else x.floor()
+    y0 = y.floor().clamp(max=h - 2) if h > 1 else y.floor()
+    fx = (x - x0).unsqueeze(-1)
+    fy = (y - y0).unsqueeze(-1)
+    x0 = x0.long()
+    y0 = y0.long()
+    x1 = (x0 + 1).clamp(max=w - 1)
+    y1 = (y0 + 1).clamp(max=h - 1)
+    base = view * (h * w)
+    r0 = base + y0 * w
+    r1 = base + y1 * w
+    v00 = flat[r0 + x0]
+    v01 = flat[r0 + x1]
+    v10 = flat[r1 + x0]
+    v11 = flat[r1 + x1]
+    top = torch.lerp(v00, v01, fx)
+    bot = torch.lerp(v10, v11, fx)
+    return torch.lerp(top, bot, fy), inside
