@@ -1,0 +1,27 @@
+"""Library face of the command line: everything ``diffdepth run`` does is a call here.
+
+lf = diffdepth.io.read_lightfield("scene/")
+result = run_lightfield(lf, points=None, config=RunConfig())
+write_lightfield_outputs(result, lf, "out/")
+
+scene = diffdepth.io.read_multiview("photos/")
+result = run_multiview(scene, ref=None, config=MultiViewConfig())
+write_multiview_outputs(result, scene, "out/")
+"""
+
+from diffdepth.pipeline.lightfield import (
+    LightFieldResult,
+    RunConfig,
+    run_lightfield,
+    write_lightfield_outputs,
+)
+from diffdepth.pipeline.outputs import prepare_out_dir, staged_outputs
+
+__all__ = [
+    "LightFieldResult",
+    "RunConfig",
+    "prepare_out_dir",
+    "run_lightfield",
+    "staged_outputs",
+    "write_lightfield_outputs",
+]

@@ -1,0 +1,62 @@
+"""Shared steps of every run: device, point checks, the model at its initial state."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from diffdepth.io.errors import InputError
+from diffdepth.optimize import DiffusionModel, OptimConfig, initial_q
+from diffdepth.points.base import PointSet
+
+
+def check_device(device: str) -> torch.device:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available to PyTorch here")
+    return torch.device(device)
+
+
+def validate_points(points: PointSet, shape: tuple[int, int], source: str) -> PointSet:
+    """Drop points whose 7x7 window misses the image; refuse an empty or non-finite set."""
+    if len(points) == 0:
+        raise InputError(f"{source}: no points (at least one point is needed to diffuse)")
+    bad = ~np.isfinite(points.xy).all(1) | ~np.isfinite(points.value)
+    if bad.any():
+        raise InputError(f"{source}: {int(bad.sum())} points have non-finite coordinates/values")
+    h, w = shape
+    x, y = np.round(points.xy[:, 0]), np.round(points.xy[:, 1])
+    inside = (x >= -3) & (x <= w + 2) & (y >= -3) & (y <= h + 2)
+    if not inside.any():
+        raise InputError(f"{source}: all {len(points)} points lie outside the {w}x{h} image")
+    return points.subset(inside) if not inside.all() else points
+
+
+def build_model(
+    image: np.ndarray,
+    points: PointSet,
+    optim: OptimConfig,
+    device: torch.device,
+    confidence_weights: bool = False,
+) -> DiffusionModel:
+    """The diffusion model at its initial state: R = 0 (or -log confidence), Q from Sobel."""
+    img = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().to(device)
+    Q = initial_q(img, optim.q_scale)
+    R = None
+    if confidence_weights and points.confidence is not None:
+        conf = np.clip(points.confidence, 1e-3, 1.0)
+        R = torch.from_numpy(-np.log(conf)).float().to(device)
+    return DiffusionModel(
+        torch.from_numpy(points.xy).float().to(device),
+        torch.from_numpy(points.value).float().to(device),
+        Q,
+        R,
+        tol=optim.tol,
+        maxiter=optim.maxiter,
+    )
+
+
+def final_points(model: DiffusionModel) -> PointSet:
+    xy = model.xy.detach().cpu().numpy()
+    value = model.value.detach().cpu().numpy()
+    weight = torch.exp(-model.R.detach()).cpu().numpy()
+    return PointSet(xy, value, weight)

@@ -1,0 +1,56 @@
+"""Output folders that hold complete results or nothing.
+
+Every file of a result is written into a hidden staging folder inside the output folder and
+moved into place (``os.replace``, atomic per file) only after all of them were written, so an
+interrupted run leaves no half-written file and no partial set of new files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from diffdepth.io.errors import InputError
+from diffdepth.optimize import History
+
+
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` if needed and check that it is writable (InputError otherwise)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".probe-"):
+            pass
+    except OSError as e:
+        raise InputError(f"{out}: cannot write the output folder ({e.strerror or e})") from None
+    return out
+
+
+@contextmanager
+def staged_outputs(out_dir: str | Path) -> Iterator[Path]:
+    """Yield a staging folder; on success move its files into ``out_dir``, else drop them."""
+    out = prepare_out_dir(out_dir)
+    stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    try:
+        yield stage
+        for f in sorted(stage.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def write_loss_csv(path: Path, history: History) -> None:
+    """iteration, pass, group, loss, solver iterations and every loss part, one row each."""
+    keys = sorted({k for p in history.parts for k in p})
+    lines = [",".join(["iteration", "pass", "group", "loss", "solver_iterations", *keys])]
+    for i, loss in enumerate(history.loss):
+        parts = history.parts[i]
+        row = [str(i + 1), str(history.pass_index[i] + 1), history.group[i], f"{loss:.8g}"]
+        row.append(str(history.solver_iters[i]))
+        row += [f"{parts.get(k, float('nan')):.8g}" for k in keys]
+        lines.append(",".join(row))
+    path.write_text("\n".join(lines) + "\n")
