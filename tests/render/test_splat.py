@@ -6,6 +6,7 @@ import torch
 from diffdepth.render import splat, splat_reference
 
 BACKENDS = ["numba", "torch"]
+F64 = torch.float64
 
 CASES = [
     # (N, (H, W), margin, depth_levels)
@@ -98,3 +99,22 @@ def test_ties_are_broken_by_index():
         S2, _ = splat(xy, torch.tensor([5.0, 1.0]).double(), weight, depth, shape, backend=backend)
         assert S[4, 4] == pytest.approx(1.0, abs=1e-5)
         assert S2[4, 4] == pytest.approx(5.0, abs=1e-5)
+
+
+def test_row_bands_give_the_same_result(make_points):
+    from diffdepth.render import _splat_numba
+
+    shape = (40, 23)
+    xy, value, weight, depth = make_points(300, shape, seed=4, margin=5.0)
+    order = torch.argsort(depth, stable=True)
+    pts = torch.cat([xy, value[:, None], weight[:, None]], 1)[order].contiguous().numpy()
+    gen = torch.Generator().manual_seed(0)
+    g_s = torch.randn(shape[0] * shape[1], generator=gen, dtype=F64).numpy()
+    g_l = torch.randn(shape[0] * shape[1], generator=gen, dtype=F64).numpy()
+    fwd1, frag1 = _splat_numba.splat_forward(pts, *shape, 1)
+    grad1 = _splat_numba.splat_backward(pts, fwd1, frag1, g_s, g_l, *shape, 1)
+    for bands in (2, 5):  # 5 bands of 8 rows: windows span two bands
+        fwd, frag = _splat_numba.splat_forward(pts, *shape, bands)
+        grad = _splat_numba.splat_backward(pts, fwd, frag, g_s, g_l, *shape, bands)
+        torch.testing.assert_close(torch.from_numpy(fwd), torch.from_numpy(fwd1), rtol=0, atol=0)
+        torch.testing.assert_close(torch.from_numpy(grad), torch.from_numpy(grad1))

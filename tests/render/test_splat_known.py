@@ -31,7 +31,7 @@ def test_one_point_footprint(backend):
             a = 1 - math.exp(-KAPPA * math.exp(-r2 / (2 * SIGMA_S**2))) if inside else 0.0
             lam_q = w * math.exp(-((r2 / (2 * SIGMA_LAM**2)) ** 2)) if inside else 0.0
             assert S[qy, qx].item() == pytest.approx(d * a, rel=1e-12, abs=1e-15)
-            assert lam[qy, qx].item() == pytest.approx(lam_q, rel=1e-12, abs=1e-300)
+            assert lam[qy, qx].item() == pytest.approx(lam_q, rel=1e-12, abs=1e-17)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -4,8 +4,11 @@ Both passes walk the points front to back once. Per pixel q they keep the runnin
 T(q) = prod over the points already drawn of exp(-KAPPA g_j(q)), so the fragment of point i at q
 sees exactly T_i(q) of SPEC section 3 without any per-fragment storage.
 
-The image is cut into horizontal bands of at least 2 * WINDOW_RADIUS + 1 rows, processed in
-parallel. Every band walks the whole depth order and draws the rows of each window that fall in it;
+The image can be cut into horizontal bands of at least 2 * WINDOW_RADIUS + 1 rows, each an
+independent unit of work (the loop over bands is a ``prange``). The kernels are compiled without
+``parallel``: next to torch's own OpenMP pool in the same process, a second spinning thread pool
+slowed torch ops more than it gained on small machines, so ``n_bands`` is 1. Every band walks
+the whole depth order and draws the rows of each window that fall in it;
 per-pixel sums therefore keep their depth order whatever the number of bands, and a window spans
 at most two bands, which gives every point two gradient slots (the band of its first row, the
 next band) that are summed at the end.
@@ -20,23 +23,31 @@ import numba
 import numpy as np
 from numba import prange
 
-from diffdepth.render.constants import KAPPA, LAM_ORDER, SIGMA_LAM, SIGMA_S, WINDOW_RADIUS
+from diffdepth.render.constants import (
+    KAPPA,
+    LAM_EXPONENT_CUTOFF,
+    LAM_ORDER,
+    SIGMA_LAM,
+    SIGMA_S,
+    WINDOW_RADIUS,
+)
 
 _R = WINDOW_RADIUS
 _WIN = 2 * WINDOW_RADIUS + 1
 _CS = 1.0 / (2.0 * SIGMA_S * SIGMA_S)
 _CL = 1.0 / (2.0 * SIGMA_LAM * SIGMA_LAM)
 _KAPPA = KAPPA
+_LAM_CUT = LAM_EXPONENT_CUTOFF
 _TINY = 1e-250  # transmittance below this is flushed to 0 (avoids slow subnormal arithmetic)
 assert LAM_ORDER == 2  # the kernels write u * u for u ** p
 
 
 def n_bands(height: int) -> int:
-    """Number of row bands for an image of ``height`` rows: one per thread, each >= 7 rows."""
-    return max(1, min(numba.get_num_threads(), height // _WIN))
+    """Number of row bands for an image of ``height`` rows (kernels run serially: one)."""
+    return 1
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True, parallel=False)
 def _centres(pts, height, width):
     """Window centres (round half up) of every point; far-away points are clamped outside."""
     n = pts.shape[0]
@@ -50,21 +61,26 @@ def _centres(pts, height, width):
     return cx, cy
 
 
-@numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, parallel=False, fastmath=True)
 def splat_forward(pts, height, width, bands):
-    """Forward pass. Returns ``out [H*W, 2]`` float64: columns S and lam."""
+    """Forward pass.
+
+    Returns ``out [H*W, 3]`` float64 (columns S, lam and the final T) and ``frag [N * 49]``, the
+    per-fragment exit transmittance e = exp(-KAPPA g) that the backward pass reuses (entry
+    k * 49 + 7 * row + column of the window; entries outside the image are not written).
+    """
     n = pts.shape[0]
     bands = max(1, min(bands, height // _WIN))
     cx, cy = _centres(pts, height, width)
-    out = np.empty((height * width, 2))
-    trans = np.empty(height * width)
+    out = np.empty((height * width, 3))  # per pixel S, lam, running T (one cache line)
+    frag = np.empty(n * _WIN * _WIN)
     for b in prange(bands):
         r0 = b * height // bands
         r1 = (b + 1) * height // bands
         for q in range(r0 * width, r1 * width):
             out[q, 0] = 0.0
             out[q, 1] = 0.0
-            trans[q] = 1.0
+            out[q, 2] = 1.0
         gxs = np.empty(_WIN)
         dx2s = np.empty(_WIN)
         for k in range(n):
@@ -91,49 +107,50 @@ def splat_forward(pts, height, width, bands):
                 dy2 = dy * dy
                 gy = math.exp(-dy2 * _CS)
                 base = qy * width + qx0
+                fbase = k * _WIN * _WIN + (qy - yc + _R) * _WIN + qx0 - xc + _R
                 for j in range(qx1 - qx0 + 1):
                     q = base + j
                     g = gxs[j] * gy
                     e = math.exp(-_KAPPA * g)
+                    frag[fbase + j] = e
                     u = (dx2s[j] + dy2) * _CL
-                    lam0 = math.exp(-u * u)
-                    t = trans[q]
+                    uu = u * u
+                    lam0 = math.exp(-uu) if uu < _LAM_CUT else 0.0
+                    t = out[q, 2]
                     out[q, 0] += d * (t - t * e)
                     out[q, 1] += w * lam0 * t
                     te = t * e
-                    trans[q] = te if te > _TINY else 0.0
-    return out
+                    out[q, 2] = te if te > _TINY else 0.0
+    return out, frag
 
 
-@numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def splat_backward(pts, fwd, grad_s, grad_lam, height, width, bands):
+@numba.njit(cache=True, nogil=True, parallel=False, fastmath=True)
+def splat_backward(pts, fwd, frag, grad_s, grad_lam, height, width, bands):
     """Backward pass (vector-Jacobian product).
 
-    ``fwd [H*W, 2]`` is the forward output (S, lam); ``grad_s``, ``grad_lam`` ``[H*W]`` are the
-    upstream gradients. Returns ``grad [N, 4]`` float64 in the packed sorted order: d/dx, d/dy,
-    d/dvalue, d/dweight.
+    ``fwd [H*W, 3]`` and ``frag [N*49]`` are the forward outputs (S, lam, T; e per fragment);
+    ``grad_s``, ``grad_lam`` ``[H*W]`` are the upstream gradients gS, gL. Returns
+    ``grad [N, 4]`` float64 in the packed sorted order: d/dx,
+    d/dy, d/dvalue, d/dweight.
 
-    Walking front to back, the sum over the points farther than i at q is the total minus the
-    running prefix: farther_S = S(q) - sum_{j <= i} d_j a_j T_j, and the same for lam. Then
-    dL/dg_i = gS d_i KAPPA e_i T_i - KAPPA (gS farther_S + gL farther_lam).
+    dL/dg_i = KAPPA (gS d_i e_i T_i - F_i) with F_i = sum over the points j farther than i of
+    gS d_j a_j T_j + gL lam_j T_j. Walking front to back, F_i is the total minus the running
+    prefix; each pixel keeps M = prefix - total, which starts at -(gS S + gL lam), so F_i = -M
+    after adding point i.
     """
     n = pts.shape[0]
     bands = max(1, min(bands, height // _WIN))
     cx, cy = _centres(pts, height, width)
-    # per pixel: T, prefix S, prefix lam, S, lam, grad S, grad lam (one cache line)
-    state = np.empty((height * width, 8))
+    state = np.empty((height * width, 4))  # per pixel T, M, gS, gL
     slots = np.zeros((2, n, 4))
     for b in prange(bands):
         r0 = b * height // bands
         r1 = (b + 1) * height // bands
         for q in range(r0 * width, r1 * width):
             state[q, 0] = 1.0
-            state[q, 1] = 0.0
-            state[q, 2] = 0.0
-            state[q, 3] = fwd[q, 0]
-            state[q, 4] = fwd[q, 1]
-            state[q, 5] = grad_s[q]
-            state[q, 6] = grad_lam[q]
+            state[q, 1] = -(grad_s[q] * fwd[q, 0] + grad_lam[q] * fwd[q, 1])
+            state[q, 2] = grad_s[q]
+            state[q, 3] = grad_lam[q]
         gxs = np.empty(_WIN)
         dxs = np.empty(_WIN)
         for k in range(n):
@@ -166,31 +183,29 @@ def splat_backward(pts, fwd, grad_s, grad_lam, height, width, bands):
                 dy2 = dy * dy
                 gy = math.exp(-dy2 * _CS)
                 base = qy * width + qx0
+                fbase = k * _WIN * _WIN + (qy - yc + _R) * _WIN + qx0 - xc + _R
                 for j in range(qx1 - qx0 + 1):
                     q = base + j
                     dx = dxs[j]
                     g = gxs[j] * gy
-                    e = math.exp(-_KAPPA * g)
+                    e = frag[fbase + j]
                     u = (dx * dx + dy2) * _CL
-                    lam0 = math.exp(-u * u)
+                    uu = u * u
+                    lam0 = math.exp(-uu) if uu < _LAM_CUT else 0.0
                     t = state[q, 0]
+                    gs = state[q, 2]
+                    gl = state[q, 3]
                     at = t - t * e
-                    c_s = state[q, 1] + d * at
-                    c_l = state[q, 2] + w * lam0 * t
+                    lt = lam0 * t
+                    m = state[q, 1] + gs * d * at + gl * w * lt
                     te = t * e
                     state[q, 0] = te if te > _TINY else 0.0
-                    state[q, 1] = c_s
-                    state[q, 2] = c_l
-                    gs = state[q, 5]
-                    gl = state[q, 6]
-                    # dL/dg through own opacity and through the transmittance of farther points
-                    far_s = state[q, 3] - c_s
-                    far_l = state[q, 4] - c_l
-                    dg = _KAPPA * (gs * (d * e * t - far_s) - gl * far_l)
+                    state[q, 1] = m
+                    dg = _KAPPA * (gs * d * te + m)
                     acc_d += gs * at
-                    acc_w += gl * lam0 * t
+                    acc_w += gl * lt
                     # dL/dr2 via g = exp(-r2 cs) and lam0 = exp(-(r2 cl)^2)
-                    dr2 = -dg * g * _CS - gl * t * w * 2.0 * u * lam0 * _CL
+                    dr2 = -dg * g * _CS - gl * w * 2.0 * u * lt * _CL
                     acc_x -= 2.0 * dr2 * dx
                     acc_y -= 2.0 * dr2 * dy
             slots[slot, k, 0] = acc_x

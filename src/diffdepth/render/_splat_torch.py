@@ -9,7 +9,14 @@ T_i(q) = exp(-KAPPA G_i(q)) is the transmittance of SPEC section 3 (1 - a_j = ex
 import torch
 from torch import Tensor
 
-from diffdepth.render.constants import KAPPA, LAM_ORDER, SIGMA_LAM, SIGMA_S, WINDOW_RADIUS
+from diffdepth.render.constants import (
+    KAPPA,
+    LAM_EXPONENT_CUTOFF,
+    LAM_ORDER,
+    SIGMA_LAM,
+    SIGMA_S,
+    WINDOW_RADIUS,
+)
 
 _R = WINDOW_RADIUS
 _CS = 1.0 / (2.0 * SIGMA_S * SIGMA_S)
@@ -51,7 +58,8 @@ def splat_torch(
     dy = py.to(dtype) - xs[rank, 1]
     r2 = dx * dx + dy * dy
     g = torch.exp(-r2 * _CS)
-    lam0 = torch.exp(-((r2 * _CL) ** LAM_ORDER))
+    lam_exponent = (r2 * _CL) ** LAM_ORDER
+    lam0 = torch.where(lam_exponent < LAM_EXPONENT_CUTOFF, torch.exp(-lam_exponent), 0.0)
 
     # exclusive prefix sum of g within each pixel (float64: the running total spans all pixels)
     g64 = g.to(torch.float64)

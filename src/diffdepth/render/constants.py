@@ -14,3 +14,7 @@ KAPPA = 15.5
 
 WINDOW_RADIUS = 3
 """Half side of the square window: pixels q with |q - round(xy)| <= 3 in x and in y (7x7)."""
+
+LAM_EXPONENT_CUTOFF = 40.0
+"""The fast paths take exp(-(r^2 / (2 sigma_lam^2))^2) as 0 where the exponent exceeds this
+(the factor is then below 5e-18, r > 2.5 px), which saves most of its evaluations."""

@@ -3,7 +3,8 @@
 Two implementations of the same function:
 
 - ``"numba"``: compiled CPU kernels, one front-to-back pass forward and one backward, memory
-  O(H*W + N); wrapped in a ``torch.autograd.Function``.
+  O(H*W + N*49) (one float64 per fragment is kept for the backward pass); wrapped in a
+  ``torch.autograd.Function``.
 - ``"torch"``: plain torch ops on the N*49 fragments (sort by pixel, segmented prefix sum);
   runs on any device, autograd through ordinary ops, memory O(N*49).
 
@@ -76,9 +77,10 @@ class _SplatNumba(torch.autograd.Function):
         pts = torch.cat([xy.detach(), value.detach()[:, None], weight.detach()[:, None]], 1)
         pts = pts[order].to(torch.float64).contiguous()
         bands = _splat_numba.n_bands(height)
-        fwd = _splat_numba.splat_forward(pts.numpy(), height, width, bands)  # [H*W, 2]
+        # fwd [H*W, 3]: S, lam, T per pixel; frag [N*49]: exp(-KAPPA g) per fragment
+        fwd, frag = _splat_numba.splat_forward(pts.numpy(), height, width, bands)
         fwd = torch.from_numpy(fwd)
-        ctx.save_for_backward(pts, order, fwd)
+        ctx.save_for_backward(pts, order, fwd, torch.from_numpy(frag))
         ctx.shape = (height, width)
         S = fwd[:, 0].reshape(height, width).to(xy.dtype, copy=True)
         lam = fwd[:, 1].reshape(height, width).to(xy.dtype, copy=True)
@@ -87,14 +89,14 @@ class _SplatNumba(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_s, grad_lam):
-        pts, order, fwd = ctx.saved_tensors
+        pts, order, fwd, frag = ctx.saved_tensors
         height, width = ctx.shape
         dtype = grad_s.dtype
         grad_s = grad_s.reshape(-1).to(torch.float64).contiguous().numpy()
         grad_lam = grad_lam.reshape(-1).to(torch.float64).contiguous().numpy()
         bands = _splat_numba.n_bands(height)
         g_sorted = _splat_numba.splat_backward(
-            pts.numpy(), fwd.numpy(), grad_s, grad_lam, height, width, bands
+            pts.numpy(), fwd.numpy(), frag.numpy(), grad_s, grad_lam, height, width, bands
         )  # [N, 4] front to back
         grad = torch.empty((pts.shape[0], 4), dtype=dtype)
         grad[order] = torch.from_numpy(g_sorted).to(dtype)
