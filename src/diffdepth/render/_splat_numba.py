@@ -2,7 +2,8 @@
 
 Both passes walk the points front to back once. Per pixel q they keep the running transmittance
 T(q) = prod over the points already drawn of exp(-KAPPA g_j(q)), so the fragment of point i at q
-sees exactly T_i(q) of SPEC section 3 without any per-fragment storage.
+sees exactly T_i(q) of SPEC section 3. The forward pass keeps one number per fragment, the exit
+transmittance e = exp(-KAPPA g), which the backward pass reads instead of recomputing it.
 
 The image can be cut into horizontal bands of at least 2 * WINDOW_RADIUS + 1 rows, each an
 independent unit of work (the loop over bands is a ``prange``). The kernels are compiled without

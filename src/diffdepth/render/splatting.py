@@ -136,12 +136,17 @@ def _check_inputs(xy, value, weight, depth, shape) -> tuple[int, int]:
         raise ValueError(f"shape must be two integers (H, W), got {shape!r}") from None
     if height < 1 or width < 1:
         raise ValueError(f"shape must be two positive integers (H, W), got {shape!r}")
-    for name, t in (("xy", xy), ("value", value), ("weight", weight), ("depth", depth)):
-        if t.dtype.is_floating_point:
+    # one reduction on the common path; per-argument counts only when something is wrong
+    if n and not torch.isfinite(xy.detach().sum() + value.detach().sum() + weight.detach().sum()):
+        for name, t in (("xy", xy), ("value", value), ("weight", weight)):
             bad = int((~torch.isfinite(t.detach())).sum())
             if bad:
                 raise ValueError(f"{name} has {bad} non-finite entries (NaN or inf)")
-    negative = int((weight.detach() < 0).sum())
-    if negative:
+    if n and depth.dtype.is_floating_point and not torch.isfinite(depth.detach().sum()):
+        bad = int((~torch.isfinite(depth.detach())).sum())
+        if bad:
+            raise ValueError(f"depth has {bad} non-finite entries (NaN or inf)")
+    if n and weight.detach().min() < 0:
+        negative = int((weight.detach() < 0).sum())
         raise ValueError(f"weight must be >= 0 (w = exp(-R)); {negative} entries are negative")
     return height, width
