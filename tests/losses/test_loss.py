@@ -60,7 +60,7 @@ def test_true_disparity_has_the_lowest_loss_and_descent_moves_toward_it(make_lf,
         D = torch.full(ref.shape[1:], d, requires_grad=True)
         loss, _, _ = loss_fn(D)
         loss.backward()
-        losses[d] = float(loss)
+        losses[d] = float(loss.detach())
         if d != -0.5:
             assert float(D.grad.sum()) * (d + 0.5) > 0
     assert losses[-0.5] < losses[-0.9] and losses[-0.5] < losses[-0.1]
