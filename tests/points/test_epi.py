@@ -1,0 +1,214 @@
+"""EPI line detection: synthetic light fields with exact disparity, and the real scenes."""
+
+import numpy as np
+import pytest
+import torch
+
+from diffdepth.io.lightfield import read_lightfield
+from diffdepth.points._epi_ops import (
+    filter_bank,
+    gaussian_blur,
+    rgb_to_lab,
+    sample_bilinear,
+    slope_bank,
+)
+from diffdepth.points._epi_refine import estimate_disparity_range
+from diffdepth.points.base import PointSet
+from diffdepth.points.epi import EPIConfig, detect_epi_points
+from diffdepth.synth.lightfield import make_lightfield
+
+
+def _errors(points: PointSet, gt: np.ndarray) -> np.ndarray:
+    """|disparity - gt at the point's nearest pixel| per point (NaN where gt is unknown)."""
+    h, w = gt.shape
+    xi = np.clip(np.round(points.xy[:, 0]).astype(int), 0, w - 1)
+    yi = np.clip(np.round(points.xy[:, 1]).astype(int), 0, h - 1)
+    return np.abs(points.value - gt[yi, xi])
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return make_lightfield(seed=3)
+
+
+@pytest.fixture(scope="module")
+def synthetic_points(synthetic):
+    return detect_epi_points(synthetic.views, synthetic.ref, synthetic.disp_range)
+
+
+def test_synthetic_points_have_the_true_disparity(synthetic, synthetic_points):
+    pts = synthetic_points
+    assert isinstance(pts, PointSet)
+    assert pts.xy.dtype == np.float32 and pts.value.dtype == np.float32
+    assert pts.confidence is not None and len(pts.confidence) == len(pts)
+    assert np.all((pts.confidence >= 0) & (pts.confidence <= 1))
+    h, w = synthetic.gt.shape
+    assert len(pts) > 0.05 * h * w
+    err = _errors(pts, synthetic.gt)
+    assert np.median(err) < 0.02
+    assert np.mean(err < 0.07) > 0.85
+
+
+def test_both_signs_of_disparity_are_recovered(synthetic, synthetic_points):
+    pts = synthetic_points
+    h, w = synthetic.gt.shape
+    xi = np.clip(np.round(pts.xy[:, 0]).astype(int), 0, w - 1)
+    yi = np.clip(np.round(pts.xy[:, 1]).astype(int), 0, h - 1)
+    gt = synthetic.gt[yi, xi]
+    near, far = gt > 0.8, gt < -0.8  # the disc (1.3) and the background plane (about -1.4)
+    assert near.sum() > 50 and far.sum() > 500
+    assert np.median(np.abs(pts.value[near] - gt[near])) < 0.05
+    assert np.median(np.abs(pts.value[far] - gt[far])) < 0.05
+
+
+def test_points_come_from_row_and_column_epis(synthetic_points):
+    # A row-EPI point sits on an image row (integer y, sub-pixel x); a column-EPI point on an
+    # image column.
+    xy = synthetic_points.xy
+    on_row = np.isclose(xy[:, 1], np.round(xy[:, 1]), atol=1e-4)
+    on_col = np.isclose(xy[:, 0], np.round(xy[:, 0]), atol=1e-4)
+    assert (on_row & ~on_col).sum() > 300
+    assert (on_col & ~on_row).sum() > 300
+
+
+def test_one_point_per_pixel(synthetic_points):
+    key = np.round(synthetic_points.xy).astype(int)
+    assert len(np.unique(key, axis=0)) == len(key)
+
+
+def test_depth_edge_points_take_the_occluding_side(synthetic, synthetic_points):
+    # At a depth edge the line has the nearer surface's disparity; the point must land on a
+    # pixel of that surface, not on the background across the edge.
+    from scipy import ndimage
+
+    gt = synthetic.gt
+    edge = (ndimage.maximum_filter(gt, 3) - ndimage.minimum_filter(gt, 3)) > 0.5
+    pts = synthetic_points
+    h, w = gt.shape
+    xi = np.clip(np.round(pts.xy[:, 0]).astype(int), 0, w - 1)
+    yi = np.clip(np.round(pts.xy[:, 1]).astype(int), 0, h - 1)
+    at_edge = edge[yi, xi]
+    assert at_edge.sum() > 50
+    err = np.abs(pts.value - gt[yi, xi])[at_edge]
+    assert np.mean(err < 0.1) > 0.7
+
+
+def test_disparity_range_is_estimated_without_disp_range(synthetic):
+    pts = detect_epi_points(synthetic.views, synthetic.ref, None)
+    err = _errors(pts, synthetic.gt)
+    assert len(pts) > 1000
+    assert np.median(err) < 0.02
+    assert pts.value.min() < -1.0 and pts.value.max() > 1.0
+
+
+def test_range_estimate_covers_the_scene(synthetic):
+    views = synthetic.views
+    r0, c0 = synthetic.ref
+    keys = [(r0, c) for c in range(views.shape[1])] + [
+        (r, c0) for r in range(views.shape[0]) if r != r0
+    ]
+    rgb = torch.from_numpy(np.stack([views[r, c] for r, c in keys])).permute(0, 3, 1, 2)
+    uv = np.array([(c - c0, r - r0) for r, c in keys], np.float32)
+    lo, hi = estimate_disparity_range(rgb_to_lab(rgb), uv, bound=8.0)
+    assert lo <= np.nanmin(synthetic.gt) + 0.1 and hi >= np.nanmax(synthetic.gt) - 0.1
+    assert lo > -3.0 and hi < 3.0
+
+
+@pytest.mark.parametrize(("grid", "max_median"), [((1, 9), 0.02), ((9, 1), 0.02), ((1, 5), 0.1)])
+def test_a_single_row_or_column_of_views(grid, max_median):
+    lf = make_lightfield(grid=grid, seed=1)
+    pts = detect_epi_points(lf.views, None, lf.disp_range, EPIConfig.few_views())
+    assert len(pts) > 300
+    # Only one EPI direction exists: every point sits on an image row (or column).
+    along = pts.xy[:, 1] if grid[0] == 1 else pts.xy[:, 0]
+    assert np.allclose(along, np.round(along), atol=1e-4)
+    assert np.median(_errors(pts, lf.gt)) < max_median
+
+
+def test_slope_bank_is_denser_near_zero_and_spans_the_range():
+    s = slope_bank(-3.0, 2.0, 60, 1.0)
+    assert len(s) == 60 and np.all(np.diff(s) > 0)
+    assert np.isclose(s[0], -3.0) and np.isclose(s[-1], 2.0)
+    step = np.diff(s)
+    assert step[np.argmin(np.abs(s[:-1]))] < 0.8 * step[0]
+    assert np.allclose(slope_bank(1.0, 5.0, 5, 0.0), [1, 2, 3, 4, 5])
+
+
+def test_filter_bank_peaks_at_the_true_slope():
+    # One vertical step edge moving by -d u pixels in view u: the bank's strongest response
+    # at the edge is the slope d.
+    d_true = 0.7
+    u = np.arange(-3, 4, dtype=np.float32)
+    x = np.arange(40, dtype=np.float32)
+    rows = [1.0 / (1.0 + np.exp(-(x - (20.3 - d_true * uk)) * 2.0)) for uk in u]
+    a = torch.from_numpy(np.stack(rows))[:, None, None, :].expand(-1, 1, 3, -1).contiguous()
+    slopes = np.linspace(-2, 2, 81)
+    resp = filter_bank(a, u, slopes)  # [S, 3, 39]
+    s_best = slopes[int(resp[:, 1, 20].argmax())]
+    assert abs(s_best - d_true) < 0.051
+    assert int(resp[int(resp[:, 1, 20].argmax()), 1].argmax()) == 20
+
+
+def test_bilinear_sampling_matches_linear_ramps():
+    h, w = 6, 7
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([xx, yy, xx + 2 * yy], axis=-1)[None]  # [1, H, W, 3]
+    flat = torch.from_numpy(img.reshape(-1, 3))
+    x = torch.tensor([0.25, 3.5, 5.9, -2.0])
+    y = torch.tensor([1.75, 0.0, 4.2, 2.0])
+    out, inside = sample_bilinear(flat, h, w, torch.zeros(4, dtype=torch.long), x, y)
+    xc = x.clamp(0, w - 1)
+    assert torch.allclose(out[:, 0], xc) and torch.allclose(out[:, 1], y)
+    assert inside.tolist() == [True, True, True, False]
+
+
+def test_blur_and_lab_keep_shapes_and_grey_axis():
+    rgb = torch.full((2, 3, 8, 9), 0.5)
+    lab = rgb_to_lab(gaussian_blur(rgb, 0.85))
+    assert lab.shape == rgb.shape
+    assert torch.allclose(lab[:, 1:], torch.zeros(2, 2, 8, 9), atol=1e-4)  # grey: a = b = 0
+    assert torch.allclose(lab[:, 0], torch.full((2, 8, 9), 0.5339), atol=1e-3)  # L* of sRGB 0.5
+
+
+def test_bad_input_is_rejected():
+    with pytest.raises(ValueError, match="U, V, H, W, 3"):
+        detect_epi_points(np.zeros((9, 32, 32, 3), np.float32))
+    with pytest.raises(ValueError, match="two views"):
+        detect_epi_points(np.zeros((1, 1, 32, 32, 3), np.float32))
+    with pytest.raises(ValueError, match="outside"):
+        detect_epi_points(np.zeros((3, 3, 32, 32, 3), np.float32), ref=(3, 0))
+
+
+def test_antinous_dense_and_accurate(antinous):
+    lf = read_lightfield(antinous)
+    pts = detect_epi_points(lf.views, lf.ref, lf.disp_range)
+    err = _errors(pts, lf.gt)
+    assert len(pts) >= 15_000
+    assert np.median(err) <= 0.04
+    assert np.mean(err <= 0.07) >= 0.75
+    # Coverage: points in nearly every 32 x 32 tile, the weakly textured wall included.
+    h, w = lf.gt.shape
+    tiles = np.zeros((h // 32 + 1, w // 32 + 1), bool)
+    tiles[(pts.xy[:, 1] // 32).astype(int), (pts.xy[:, 0] // 32).astype(int)] = True
+    assert tiles[: h // 32, : w // 32].mean() > 0.95
+
+
+def test_tsukuba_single_row_wide_baseline(tsukuba):
+    lf = read_lightfield(
+        tsukuba, grid=(1, 5), gt="truedisp.row3.col3.pgm", gt_scale=1 / 16, gt_invalid_zero=True
+    )
+    pts = detect_epi_points(lf.views, lf.ref, None, EPIConfig.few_views())
+    err = _errors(pts, lf.gt)
+    err = err[np.isfinite(err)]
+    assert len(pts) > 3000
+    assert np.allclose(pts.xy[:, 1], np.round(pts.xy[:, 1]), atol=1e-4)
+    assert np.mean(err < 1.0) > 0.85  # gt is quantised to whole pixels
+
+
+def test_lytro_real_capture(lytro_2067):
+    lf = read_lightfield(lytro_2067)
+    pts = detect_epi_points(lf.views, lf.ref, None)
+    assert len(pts) > 10_000
+    assert np.all(np.isfinite(pts.value))
+    lo, hi = np.percentile(pts.value, [1, 99])
+    assert -3.0 < lo < hi < 3.0
