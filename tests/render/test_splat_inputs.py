@@ -85,3 +85,19 @@ def test_integer_depth_and_mixed_dtypes():
     assert S.dtype == lam.dtype == torch.float64
     S32, _ = splat(xy, value, weight, torch.tensor([3, 1, 2, 0]), (8, 8), backend="torch")
     torch.testing.assert_close(S32.double(), S, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_inputs(dtype):
+    xy = torch.tensor([[3.2, 4.1], [5.0, 4.0]])
+    value = torch.tensor([1.0, 2.0])
+    weight = torch.tensor([1.0, 0.5])
+    depth = torch.tensor([0.5, 0.25])
+    want_s, want_l = splat(xy, value, weight, depth, (8, 9))
+    leaf = xy.to(dtype).requires_grad_()
+    S, lam = splat(leaf, value.to(dtype), weight.to(dtype), depth.to(dtype), (8, 9))
+    assert S.dtype == lam.dtype == dtype
+    torch.testing.assert_close(S.float(), want_s, rtol=2e-2, atol=2e-2)
+    torch.testing.assert_close(lam.float(), want_l, rtol=2e-2, atol=2e-2)
+    S.sum().backward()
+    assert leaf.grad.dtype == dtype and torch.isfinite(leaf.grad.float()).all()

@@ -214,3 +214,51 @@ def splat_backward(pts, fwd, frag, grad_s, grad_lam, height, width, bands):
             slots[slot, k, 2] = acc_d
             slots[slot, k, 3] = acc_w
     return slots[0] + slots[1]
+
+
+@numba.njit(cache=True, nogil=True)
+def pack_points(xy, value, weight, order):
+    """``pts [N, 4]`` float64 rows (x, y, value, weight) in the order ``order`` (front to back)."""
+    n = order.shape[0]
+    pts = np.empty((n, 4))
+    for k in range(n):
+        i = order[k]
+        pts[k, 0] = xy[i, 0]
+        pts[k, 1] = xy[i, 1]
+        pts[k, 2] = value[i]
+        pts[k, 3] = weight[i]
+    return pts
+
+
+@numba.njit(cache=True, nogil=True)
+def unpack_images(fwd, s_out, lam_out):
+    """Copy the S and lam columns of ``fwd [H*W, 3]`` into ``s_out``, ``lam_out`` ``[H, W]``."""
+    height, width = s_out.shape
+    for r in range(height):
+        for c in range(width):
+            s_out[r, c] = fwd[r * width + c, 0]
+            lam_out[r, c] = fwd[r * width + c, 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def flatten_grads(grad_s, grad_lam):
+    """``[H*W]`` float64 copies of the upstream gradients ``[H, W]`` (any strides and dtype)."""
+    height, width = grad_s.shape
+    gs = np.empty(height * width)
+    gl = np.empty(height * width)
+    for r in range(height):
+        for c in range(width):
+            gs[r * width + c] = grad_s[r, c]
+            gl[r * width + c] = grad_lam[r, c]
+    return gs, gl
+
+
+@numba.njit(cache=True, nogil=True)
+def scatter_grads(g_sorted, order, grad_xy, grad_value, grad_weight):
+    """Write ``g_sorted [N, 4]`` (front-to-back order) back to the points' own order."""
+    for k in range(order.shape[0]):
+        i = order[k]
+        grad_xy[i, 0] = g_sorted[k, 0]
+        grad_xy[i, 1] = g_sorted[k, 1]
+        grad_value[i] = g_sorted[k, 2]
+        grad_weight[i] = g_sorted[k, 3]

@@ -14,6 +14,7 @@ Two implementations of the same function:
 import operator
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
@@ -64,9 +65,17 @@ def splat(
         link = 0 * (xy.sum() + value.sum() + weight.sum())
         return zeros + link, zeros + link
 
-    order = torch.argsort(depth.detach(), stable=True)  # [N] front to back, ties by index
     if backend == "torch":
+        order = torch.argsort(depth.detach(), stable=True)  # [N] front to back, ties by index
         return splat_torch(xy, value, weight, order, height, width)
+    if dtype not in (torch.float32, torch.float64):  # half precision: kernels run in float32
+        S, lam = splat(xy.float(), value.float(), weight.float(), depth.float(), shape)
+        return S.to(dtype), lam.to(dtype)
+    # numpy and numba from here on: no torch thread-pool work between the kernels
+    depth = depth.detach()
+    if depth.dtype in (torch.float16, torch.bfloat16):
+        depth = depth.float()
+    order = np.argsort(depth.numpy(), kind="stable")  # [N] front to back, ties by index
     return _SplatNumba.apply(xy, value, weight, order, height, width)
 
 
@@ -74,38 +83,44 @@ class _SplatNumba(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xy, value, weight, order, height, width):
         # packed rows (x, y, value, weight), float64, front to back: [N, 4]
-        pts = torch.cat([xy.detach(), value.detach()[:, None], weight.detach()[:, None]], 1)
-        pts = pts[order].to(torch.float64).contiguous()
+        pts = _splat_numba.pack_points(
+            xy.detach().numpy(), value.detach().numpy(), weight.detach().numpy(), order
+        )
         bands = _splat_numba.n_bands(height)
         # fwd [H*W, 3]: S, lam, T per pixel; frag [N*49]: exp(-KAPPA g) per fragment
-        fwd, frag = _splat_numba.splat_forward(pts.numpy(), height, width, bands)
-        fwd = torch.from_numpy(fwd)
-        ctx.save_for_backward(pts, order, fwd, torch.from_numpy(frag))
+        fwd, frag = _splat_numba.splat_forward(pts, height, width, bands)
+        # numpy arrays made here and used only by backward
+        ctx.arrays = (pts, order, fwd, frag)
         ctx.shape = (height, width)
-        S = fwd[:, 0].reshape(height, width).to(xy.dtype, copy=True)
-        lam = fwd[:, 1].reshape(height, width).to(xy.dtype, copy=True)
+        S = torch.empty((height, width), dtype=xy.dtype)
+        lam = torch.empty((height, width), dtype=xy.dtype)
+        _splat_numba.unpack_images(fwd, S.numpy(), lam.numpy())
         return S, lam
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_s, grad_lam):
-        pts, order, fwd, frag = ctx.saved_tensors
+        pts, order, fwd, frag = ctx.arrays
         height, width = ctx.shape
         dtype = grad_s.dtype
-        grad_s = grad_s.reshape(-1).to(torch.float64).contiguous().numpy()
-        grad_lam = grad_lam.reshape(-1).to(torch.float64).contiguous().numpy()
+        gs, gl = _splat_numba.flatten_grads(grad_s.numpy(), grad_lam.numpy())  # [H*W] each
         bands = _splat_numba.n_bands(height)
         g_sorted = _splat_numba.splat_backward(
-            pts.numpy(), fwd.numpy(), frag.numpy(), grad_s, grad_lam, height, width, bands
+            pts, fwd, frag, gs, gl, height, width, bands
         )  # [N, 4] front to back
-        grad = torch.empty((pts.shape[0], 4), dtype=dtype)
-        grad[order] = torch.from_numpy(g_sorted).to(dtype)
+        n = pts.shape[0]
+        grad_xy = torch.empty((n, 2), dtype=dtype)
+        grad_value = torch.empty(n, dtype=dtype)
+        grad_weight = torch.empty(n, dtype=dtype)
+        _splat_numba.scatter_grads(
+            g_sorted, order, grad_xy.numpy(), grad_value.numpy(), grad_weight.numpy()
+        )
         need = ctx.needs_input_grad
         return (
-            grad[:, 0:2] if need[0] else None,
-            grad[:, 2] if need[1] else None,
-            grad[:, 3] if need[2] else None,
-            None,  # order: integer indices
+            grad_xy if need[0] else None,
+            grad_value if need[1] else None,
+            grad_weight if need[2] else None,
+            None,  # order: numpy integer indices
             None,  # height: int
             None,  # width: int
         )
@@ -136,17 +151,20 @@ def _check_inputs(xy, value, weight, depth, shape) -> tuple[int, int]:
         raise ValueError(f"shape must be two integers (H, W), got {shape!r}") from None
     if height < 1 or width < 1:
         raise ValueError(f"shape must be two positive integers (H, W), got {shape!r}")
-    # one reduction on the common path; per-argument counts only when something is wrong
-    if n and not torch.isfinite(xy.detach().sum() + value.detach().sum() + weight.detach().sum()):
-        for name, t in (("xy", xy), ("value", value), ("weight", weight)):
-            bad = int((~torch.isfinite(t.detach())).sum())
+    for name, t in (("xy", xy), ("value", value), ("weight", weight), ("depth", depth)):
+        if t.dtype.is_floating_point:
+            bad = _count(t, lambda a: ~np.isfinite(a), lambda a: ~torch.isfinite(a))
             if bad:
                 raise ValueError(f"{name} has {bad} non-finite entries (NaN or inf)")
-    if n and depth.dtype.is_floating_point and not torch.isfinite(depth.detach().sum()):
-        bad = int((~torch.isfinite(depth.detach())).sum())
-        if bad:
-            raise ValueError(f"depth has {bad} non-finite entries (NaN or inf)")
-    if n and weight.detach().min() < 0:
-        negative = int((weight.detach() < 0).sum())
+    negative = _count(weight, lambda a: a < 0, lambda a: a < 0)
+    if negative:
         raise ValueError(f"weight must be >= 0 (w = exp(-R)); {negative} entries are negative")
     return height, width
+
+
+def _count(t: Tensor, np_test, torch_test) -> int:
+    """Number of entries of ``t`` that pass the test (numpy for CPU float32/64: one thread)."""
+    t = t.detach()
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
+        return int(np.count_nonzero(np_test(t.numpy())))
+    return int(torch_test(t).sum())
