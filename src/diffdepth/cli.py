@@ -105,7 +105,15 @@ def _print_metrics(metrics: dict) -> None:
 
 
 def cmd_run(args) -> int:
-    from diffdepth.io import read_lightfield, read_points_csv
+    from diffdepth.io import is_multiview, read_lightfield, read_points_csv
+
+    if is_multiview(args.scene):
+        return cmd_run_multiview(args)
+    if args.ref or args.all:
+        raise InputError(
+            f"{args.scene}: --ref and --all are for multi-view scenes (a COLMAP model or a "
+            "Middlebury *_par.txt), and this folder holds neither"
+        )
     from diffdepth.pipeline import run_lightfield, write_lightfield_outputs
 
     config = _run_config(args)
@@ -120,6 +128,67 @@ def cmd_run(args) -> int:
     )
     if result.metrics:
         _print_metrics(result.metrics)
+    return 0
+
+
+def _multiview_config(args):
+    from diffdepth.pipeline.multiview import MultiViewConfig
+
+    base = MultiViewConfig()
+    optim = base.optim
+    if args.passes is not None:
+        optim = replace(optim, passes=args.passes)
+    if args.iters is not None:
+        optim = replace(optim, iters_per_phase=args.iters)
+    if args.distance != "rgb" or args.supervised or args.views != "crosshair":
+        raise InputError(
+            f"{args.scene}: --distance, --supervised and --views are light-field options; "
+            "a multi-view run uses RGB re-projection into random subsets of views"
+        )
+    return replace(
+        base, optimize=not args.no_optimize, device=args.device, seed=args.seed, optim=optim
+    )
+
+
+def cmd_run_multiview(args) -> int:
+    from diffdepth.io import read_multiview, read_points_csv
+    from diffdepth.pipeline.multiview import (
+        run_multiview,
+        run_multiview_all,
+        write_multiview_outputs,
+    )
+
+    config = _multiview_config(args)
+    scene = read_multiview(args.scene)
+    if scene.points3d is None or len(scene.points3d) == 0:
+        from diffdepth.points.colmap import sparse_points
+
+        print(f"{scene.source}: no sparse points; matching and triangulating them (pycolmap)")
+        scene = sparse_points(scene)
+    if args.all:
+        if args.points:
+            raise InputError(f"{args.points}: --points names one image's points; not with --all")
+        status = run_multiview_all(scene, args.out, config, progress=not args.quiet)
+        failed = [n for n, s in status.items() if s not in ("done", "skipped")]
+        return 1 if failed else 0
+    ref = None
+    if args.ref:
+        if args.ref not in scene.names:
+            raise InputError(
+                f"{scene.source}: --ref {args.ref} is not one of its images "
+                f"({', '.join(scene.names[:5])}{', ...' if len(scene) > 5 else ''})"
+            )
+        ref = scene.names.index(args.ref)
+    points = read_points_csv(args.points) if args.points else None
+    result = run_multiview(scene, ref, config, points=points, progress=not args.quiet)
+    out = Path(args.out)
+    write_multiview_outputs(result, scene, out)
+    m = result.metrics
+    print(
+        f"{result.name}: {len(result.points_initial)} points, {result.timings['total_s']:.1f} s, "
+        f"re-projection error (Lab) {m['reprojection_error_lab']:.3f} "
+        f"(plain diffusion {m['plain_reprojection_error_lab']:.3f}); depth in {out / 'depth.pfm'}"
+    )
     return 0
 
 

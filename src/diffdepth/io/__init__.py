@@ -1,15 +1,21 @@
-"""Scene readers and writers: images, disparity maps, PFM, light fields, point files."""
+"""Scene readers and writers: images, disparity maps, PFM, light fields, multi-view scenes,
+point files."""
 
 from diffdepth.io.atomic import atomic_write, save_npy_atomic, save_text_atomic
 from diffdepth.io.errors import InputError
 from diffdepth.io.images import read_disparity_map, read_image
 from diffdepth.io.lightfield import LightField, read_lightfield
+from diffdepth.io.mvs import MultiViewScene, is_multiview, read_middlebury_cameras, read_multiview
 from diffdepth.io.pfm import read_pfm, write_pfm
 from diffdepth.io.points_csv import read_points_csv, write_points_csv
 
 __all__ = [
     "InputError",
     "LightField",
+    "MultiViewScene",
+    "is_multiview",
+    "read_middlebury_cameras",
+    "read_multiview",
     "atomic_write",
     "read_disparity_map",
     "read_image",

@@ -187,6 +187,14 @@ def _find_colmap_model(path: Path) -> Path | None:
     return None
 
 
+def is_multiview(path: str | Path) -> bool:
+    """True when ``path`` holds (or is) a COLMAP model or a Middlebury camera file."""
+    path = Path(path)
+    if path.is_file():
+        return path.name.endswith("_par.txt")
+    return path.is_dir() and (_find_colmap_model(path) is not None or any(path.glob("*_par.txt")))
+
+
 def read_multiview(
     path: str | Path, image_dir: str | Path | None = None, require_points: bool = False
 ) -> MultiViewScene:

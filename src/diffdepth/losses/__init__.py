@@ -13,6 +13,7 @@ from diffdepth.losses.lightfield import (
     warp_views_reference,
 )
 from diffdepth.losses.loss import LightFieldLoss, masked_view_mean
+from diffdepth.losses.multiview import MultiViewLoss, MultiViewLossConfig, reprojection_error
 from diffdepth.losses.photometric import local_mean, ssim
 from diffdepth.losses.smoothness import (
     edge_aware_smoothness,
@@ -26,6 +27,8 @@ from diffdepth.losses.vgg import VGGConv1, load_vgg16_conv1_weights
 __all__ = [
     "LightFieldLoss",
     "LossConfig",
+    "MultiViewLoss",
+    "MultiViewLossConfig",
     "VGGConv1",
     "edge_aware_smoothness",
     "edge_weights",
@@ -34,6 +37,7 @@ __all__ = [
     "local_mean",
     "masked_view_mean",
     "occlusion_masks",
+    "reprojection_error",
     "ssim",
     "supervised_loss",
     "view_errors",

@@ -88,8 +88,13 @@ def run_multiview(
     config: MultiViewConfig | None = None,
     gt_depth: np.ndarray | None = None,
     progress: bool = True,
+    points: PointSet | None = None,
 ) -> MultiViewResult:
-    """Dense depth of image ``ref`` (default: the image that sees the most sparse points)."""
+    """Dense depth of image ``ref`` (default: the image that sees the most sparse points).
+
+    points: initial points of the reference image (value = inverse depth); default: the
+    scene's sparse points it sees. gt_depth [H, W]: adds scale-fitted metrics.
+    """
     config = config or MultiViewConfig()
     device = check_device(config.device)
     if len(scene) < 2:
@@ -99,9 +104,9 @@ def run_multiview(
     torch.manual_seed(config.seed)
     t0 = time.perf_counter()
     image = scene.images[ref]
-    points = validate_points(
-        reference_point_set(scene, ref), image.shape[:2], f"{scene.source}: {name}"
-    )
+    if points is None:
+        points = reference_point_set(scene, ref)
+    points = validate_points(points, image.shape[:2], f"{scene.source}: {name}")
     scale = float(np.median(points.value))
     if not scale > 0:
         raise InputError(f"{scene.source}: {name}: the sparse points lie behind the camera")

@@ -1,0 +1,43 @@
+"""Helpers of the end-to-end benchmarks: run the command line as a user would, and score."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SCORER = SHARED / "tools" / "score_disparity.py"
+
+
+def run_cli(args: list[str], log: Path | None = None) -> dict:
+    """Run ``diffdepth ARGS`` in a child process; wall time (s) and peak memory (MiB)."""
+    cmd = [sys.executable, "-m", "diffdepth.cli", *args]
+    t0 = time.perf_counter()
+    out = open(log, "w") if log else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        if log:
+            out.close()
+    wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        tail = log.read_text()[-2000:] if log else ""
+        raise RuntimeError(f"diffdepth {' '.join(args)} exited with {code}\n{tail}")
+    return {"wall_s": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+
+
+def score(est: Path, gt: Path, *extra: str) -> dict:
+    """Metrics of ``est`` from the shared reference scorer."""
+    res = subprocess.run(
+        [sys.executable, str(SCORER), str(est), str(gt), "--json", *extra],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(res.stdout)

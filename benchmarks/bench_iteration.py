@@ -1,0 +1,108 @@
+"""Time of one full optimisation iteration: splat + solve + loss + backward + Adam step.
+
+50k points (the noisy-points protocol with 49 per 16x16 tile) on antinous 512x512 when
+../shared/data is present (else the synthetic light field at 512x512), crosshair views, RGB and
+VGG distances. Warm-up (which also warm-starts the solver), then the median of ``repeats``
+iterations, with a breakdown of the parts.
+
+    python benchmarks/bench_iteration.py [repeats] [--vgg-repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks._machine import machine_info
+from diffdepth.io import read_lightfield
+from diffdepth.losses import LightFieldLoss, LossConfig
+from diffdepth.optimize import DiffusionModel, initial_q
+from diffdepth.points.sampling import noisy_edge_points
+
+ANTINOUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "hci" / "antinous"
+
+
+def load_scene():
+    if ANTINOUS.exists():
+        return read_lightfield(ANTINOUS)
+    from diffdepth.synth import make_lightfield
+
+    return make_lightfield(height=512, width=512)
+
+
+def bench_iteration(distance: str, repeats: int, lf=None) -> dict:
+    lf = lf or load_scene()
+    ref = torch.from_numpy(np.ascontiguousarray(lf.ref_view.transpose(2, 0, 1)))
+    pts = noisy_edge_points(lf.ref_view, lf.gt, per_tile=49, seed=0)
+    views, offsets = lf.crosshair()
+    views_t = torch.from_numpy(np.ascontiguousarray(views.transpose(0, 3, 1, 2)))
+    loss_fn = LightFieldLoss(
+        ref, views_t, torch.from_numpy(offsets), replace(LossConfig(), distance=distance)
+    )
+    model = DiffusionModel(
+        torch.from_numpy(pts.xy), torch.from_numpy(pts.value), initial_q(ref, 6.0)
+    )
+    opt = torch.optim.Adam([model.value], lr=0.015)
+    parts = {"splat": [], "solve": [], "loss": [], "backward": [], "step": [], "total": []}
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+
+    def one(record: bool):
+        t = [time.perf_counter()]
+        opt.zero_grad(set_to_none=True)
+        S, lam = model.splat()
+        t.append(time.perf_counter())
+        D = model.solver(S, lam, torch.exp(-model.Q))
+        t.append(time.perf_counter())
+        loss, _, _ = loss_fn(D)
+        t.append(time.perf_counter())
+        loss.backward()
+        t.append(time.perf_counter())
+        opt.step()
+        sync()
+        t.append(time.perf_counter())
+        if record:
+            for key, a, b in zip(["splat", "solve", "loss", "backward", "step"], t, t[1:]):
+                parts[key].append(b - a)
+            parts["total"].append(t[-1] - t[0])
+
+    for _ in range(3):
+        one(False)
+    for _ in range(repeats):
+        one(True)
+    med = {f"{k}_s": statistics.median(v) for k, v in parts.items()}
+    return {
+        "distance": distance,
+        "points": len(pts),
+        "shape": list(lf.gt.shape),
+        "views": len(views),
+        "repeats": repeats,
+        **med,
+        "solver_forward_iterations": model.solver.last_info.forward_iterations,
+        "solver_adjoint_iterations": model.solver.last_info.adjoint_iterations,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("repeats", type=int, nargs="?", default=15)
+    p.add_argument("--vgg-repeats", type=int, default=3)
+    a = p.parse_args()
+    lf = load_scene()
+    out = {
+        "machine": machine_info(),
+        "scene": lf.name,
+        "rgb": bench_iteration("rgb", a.repeats, lf),
+        "vgg": bench_iteration("vgg", a.vgg_repeats, lf) if a.vgg_repeats > 0 else None,
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The noisy-points protocol on HCI antinous: plain diffusion vs optimisation.
+
+Initial points: in every 16x16 tile the 20 pixels of largest grey Sobel magnitude (20,480 at
+512x512), value = ground truth + N(0, 0.02), 5 % outliers +-U(0.2, 1.0), positions jittered by
++-0.5 px, seed 0; the same points for every variant. Each variant is one ``diffdepth run``
+(a child process: wall time and peak memory are the whole command's), scored by the shared
+reference scorer on its ``disparity.pfm``.
+
+    python -m benchmarks.bench_lightfield [--variants plain,rgb,supervised,vgg] [--device cpu]
+        [--out runs/bench_lightfield] [--results benchmarks/results/lightfield]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from benchmarks._machine import machine_info
+from benchmarks._runs import SHARED, run_cli, score
+from diffdepth.io import read_lightfield, write_points_csv
+from diffdepth.points.sampling import noisy_edge_points
+
+SCENE = SHARED / "data" / "hci" / "antinous"
+VARIANTS = {
+    "plain": ["--no-optimize"],
+    "rgb": [],
+    "supervised": ["--supervised"],
+    "vgg": ["--distance", "vgg"],
+    "rgb_all_views": ["--views", "all"],
+}
+KEYS = ["mse_x100", "badpix_0.07", "badpix_0.03", "badpix_0.01", "q25_x100"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--variants", default="plain,rgb,supervised")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", type=Path, default=Path("runs/bench_lightfield"))
+    p.add_argument("--results", type=Path, default=Path("benchmarks/results/lightfield"))
+    a = p.parse_args()
+    if not SCENE.exists():
+        raise SystemExit(f"{SCENE} is absent: this benchmark needs ../shared/data")
+    lf = read_lightfield(SCENE)
+    pts = noisy_edge_points(lf.ref_view, lf.gt, seed=0)
+    a.out.mkdir(parents=True, exist_ok=True)
+    points_csv = a.out / "points_noisy.csv"
+    write_points_csv(points_csv, pts)
+    rows = {}
+    for name in a.variants.split(","):
+        out = a.out / name
+        args = ["run", str(SCENE), "--out", str(out), "--points", str(points_csv), "--quiet"]
+        args += VARIANTS[name] + ["--device", a.device]
+        run = run_cli(args, log=a.out / f"{name}.log")
+        metrics = score(out / "disparity.pfm", SCENE / "gt_disp_lowres.pfm")
+        rows[name] = {**run, **{k: metrics[k] for k in KEYS}}
+        print(name, json.dumps(rows[name]), flush=True)
+    res = {"machine": machine_info(), "device": a.device, "points": len(pts), "variants": rows}
+    if "plain" in rows:
+        for name, row in rows.items():
+            if name != "plain":
+                for k in ("mse_x100", "badpix_0.07"):
+                    row[f"{k}_reduction_vs_plain_pct"] = round(
+                        100 * (1 - row[k] / rows["plain"][k]), 1
+                    )
+    a.results.parent.mkdir(parents=True, exist_ok=True)
+    a.results.with_suffix(".json").write_text(json.dumps(res, indent=2))
+    a.results.with_suffix(".md").write_text(to_markdown(res))
+    print(json.dumps(res, indent=2))
+
+
+def to_markdown(res: dict) -> str:
+    m = res["machine"]
+    lines = [
+        "# Light field: noisy-points protocol on HCI antinous (512x512, 9x9)",
+        "",
+        f"{res['points']} points; device {res['device']}; machine: {m['cpu']}, {m['cores']} "
+        f"cores, torch {m['torch']}" + (f", GPU {m['gpu']}" if "gpu" in m else "") + ".",
+        "Metrics from the shared scorer (`score_disparity.py`, 15 px border) on `disparity.pfm`.",
+        "",
+        "| variant | MSE x100 | BadPix 0.07 | BadPix 0.03 | BadPix 0.01 | Q25 x100 | wall s "
+        "| peak MiB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in res["variants"].items():
+        lines.append(
+            f"| {name} | {r['mse_x100']:.3f} | {r['badpix_0.07']:.2f} | {r['badpix_0.03']:.2f} "
+            f"| {r['badpix_0.01']:.2f} | {r['q25_x100']:.3f} | {r['wall_s']:.1f} "
+            f"| {r['peak_rss_mib']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The light-field pipeline end to end on the synthetic scene (known answers)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from diffdepth import viz
+from diffdepth.io import read_pfm
+from diffdepth.optimize import OptimConfig
+from diffdepth.pipeline import RunConfig, run_lightfield, write_lightfield_outputs
+from diffdepth.points.sampling import noisy_edge_points
+from diffdepth.synth import make_lightfield
+
+EXPECTED = {
+    "disparity.pfm",
+    "disparity.npy",
+    "disparity.png",
+    "points_initial.csv",
+    "points_final.csv",
+    "loss.csv",
+    "loss.png",
+    "config.json",
+    "metrics.json",
+    "error_signed.png",
+    "badpix_0.07.png",
+    "gt.png",
+}
+
+
+@pytest.fixture(scope="module")
+def scene():
+    lf = make_lightfield(height=64, width=96)
+    pts = noisy_edge_points(lf.ref_view, lf.gt, tile=8, per_tile=8, seed=1)
+    return lf, pts
+
+
+@pytest.fixture(scope="module")
+def short_run(scene):
+    lf, pts = scene
+    config = RunConfig(optim=OptimConfig(passes=2, iters_per_phase=8))
+    plain = run_lightfield(lf, pts, replace(config, optimize=False), progress=False)
+    result = run_lightfield(lf, pts, config, progress=False)
+    return plain, result
+
+
+def test_self_supervised_optimisation_reduces_error_of_noisy_points(short_run):
+    plain, result = short_run
+    assert result.metrics["mse_x100"] < 0.8 * plain.metrics["mse_x100"]
+    assert result.metrics["badpix_0.07"] < plain.metrics["badpix_0.07"]
+    assert len(result.history.loss) == 2 * 4 * 8
+    # the loss of the last pass is below the loss of the first iterations
+    assert np.mean(result.history.loss[-8:]) < np.mean(result.history.loss[:8])
+
+
+def test_supervised_optimisation_reduces_error(scene):
+    lf, pts = scene
+    config = RunConfig(supervised=True, optim=OptimConfig(passes=2, iters_per_phase=8))
+    plain = run_lightfield(lf, pts, replace(config, optimize=False), progress=False)
+    result = run_lightfield(lf, pts, config, progress=False)
+    assert result.metrics["mse_x100"] < 0.8 * plain.metrics["mse_x100"]
+
+
+def test_outputs_are_complete(short_run, scene, tmp_path):
+    lf, _ = scene
+    _, result = short_run
+    write_lightfield_outputs(result, lf, tmp_path / "out")
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert names == EXPECTED
+    d = read_pfm(tmp_path / "out" / "disparity.pfm")
+    np.testing.assert_allclose(d, result.disparity, rtol=0, atol=0)
+    assert np.load(tmp_path / "out" / "disparity.npy").shape == lf.gt.shape
+
+
+def test_interrupted_write_leaves_nothing(short_run, scene, tmp_path, monkeypatch):
+    lf, _ = scene
+    _, result = short_run
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(viz, "save_loss_png", boom)
+    with pytest.raises(KeyboardInterrupt):
+        write_lightfield_outputs(result, lf, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_points_far_outside_are_dropped_and_none_left_is_an_error(scene):
+    from diffdepth.io.errors import InputError
+    from diffdepth.points.base import PointSet
+
+    lf, pts = scene
+    far = PointSet(pts.xy + 1000.0, pts.value)
+    with pytest.raises(InputError, match="outside"):
+        run_lightfield(lf, far, RunConfig(optimize=False), progress=False)
+    with pytest.raises(InputError, match="no points"):
+        run_lightfield(lf, pts.subset(np.zeros(len(pts), bool)), RunConfig(), progress=False)

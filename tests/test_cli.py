@@ -1,0 +1,129 @@
+"""The command line: bad input gives one clear line and exit status 2, never a traceback."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from diffdepth.cli import main
+from diffdepth.io import write_pfm
+
+
+def _run(capsys, *args):
+    code = main([*map(str, args)])
+    err = capsys.readouterr().err
+    return code, err
+
+
+@pytest.fixture
+def tiny_hci(tmp_path):
+    """A 3x3 HCI-style light field folder from the synthetic generator."""
+    from PIL import Image
+
+    from diffdepth.synth import make_lightfield
+
+    lf = make_lightfield(height=40, width=56, grid=(3, 3))
+    folder = tmp_path / "scene"
+    folder.mkdir()
+    for r in range(3):
+        for c in range(3):
+            img = (lf.views[r, c] * 255).round().astype(np.uint8)
+            Image.fromarray(img).save(folder / f"input_Cam{r * 3 + c:03d}.png")
+    write_pfm(folder / "gt_disp_lowres.pfm", lf.gt)
+    return folder, lf
+
+
+def _points_csv(path, lf, n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    h, w = lf.gt.shape
+    x, y = rng.uniform(0, w - 1, n), rng.uniform(0, h - 1, n)
+    d = lf.gt[np.round(y).astype(int), np.round(x).astype(int)]
+    lines = ["x,y,disparity"] + [f"{a:.3f},{b:.3f},{c:.4f}" for a, b, c in zip(x, y, d)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_run_no_optimize_writes_outputs(tiny_hci, tmp_path, capsys):
+    folder, lf = tiny_hci
+    pts = _points_csv(tmp_path / "p.csv", lf)
+    code, err = _run(
+        capsys, "run", folder, "--out", tmp_path / "o", "--points", pts, "--no-optimize", "--quiet"
+    )
+    assert code == 0, err
+    assert (tmp_path / "o" / "disparity.pfm").exists()
+    assert (tmp_path / "o" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("case", ["missing_view", "wrong_size", "corrupt_png"])
+def test_bad_scene(tiny_hci, tmp_path, capsys, case):
+    from PIL import Image
+
+    folder, lf = tiny_hci
+    bad = tmp_path / "bad"
+    shutil.copytree(folder, bad)
+    victim = bad / "input_Cam004.png"
+    if case == "missing_view":
+        victim.unlink()
+    elif case == "wrong_size":
+        Image.new("RGB", (10, 10)).save(victim)
+    else:
+        victim.write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    pts = _points_csv(tmp_path / "p.csv", lf)
+    code, err = _run(capsys, "run", bad, "--out", tmp_path / "o", "--points", pts, "--quiet")
+    assert code == 2
+    assert err.startswith("diffdepth: error:") and err.count("\n") == 1
+    assert "Traceback" not in err
+    assert not (tmp_path / "o" / "disparity.pfm").exists()
+
+
+def test_nan_points_and_empty_points(tiny_hci, tmp_path, capsys):
+    folder, _ = tiny_hci
+    nan = tmp_path / "nan.csv"
+    nan.write_text("x,y,disparity\n1,2,0.5\n3,nan,0.1\n")
+    code, err = _run(capsys, "run", folder, "--out", tmp_path / "o", "--points", nan)
+    assert code == 2 and "nan.csv" in err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("x,y,disparity\n")
+    code, err = _run(capsys, "run", folder, "--out", tmp_path / "o", "--points", empty)
+    assert code == 2 and "empty.csv" in err
+
+
+def test_unwritable_output_folder(tiny_hci, tmp_path, capsys):
+    folder, lf = tiny_hci
+    pts = _points_csv(tmp_path / "p.csv", lf)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, err = _run(
+        capsys, "run", folder, "--out", blocker / "out", "--points", pts, "--no-optimize"
+    )
+    assert code == 2 and str(blocker) in err
+
+
+def test_score_corrupt_pfm(tmp_path, capsys):
+    good = tmp_path / "gt.pfm"
+    write_pfm(good, np.zeros((20, 30), np.float32))
+    bad = tmp_path / "bad.pfm"
+    bad.write_bytes(b"Pf\n30 20\n-1\n" + b"\0" * 17)
+    code, err = _run(capsys, "score", bad, good)
+    assert code == 2 and "bad.pfm" in err
+
+
+def test_score_prints_metrics(tmp_path, capsys):
+    gt = np.zeros((40, 40), np.float32)
+    est = gt.copy()
+    est[20, 20] = 1.0
+    write_pfm(tmp_path / "gt.pfm", gt)
+    write_pfm(tmp_path / "est.pfm", est)
+    assert main(["score", str(tmp_path / "est.pfm"), str(tmp_path / "gt.pfm"), "--json"]) == 0
+    assert '"badpix_0.07": 1.0' in capsys.readouterr().out
+
+
+def test_console_script_help():
+    exe = shutil.which("diffdepth", path=os.path.dirname(sys.executable))
+    if exe is None:
+        pytest.skip("the diffdepth console script is not installed in this environment")
+    res = subprocess.run([exe, "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "run" in res.stdout
