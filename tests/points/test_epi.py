@@ -93,6 +93,15 @@ def test_depth_edge_points_take_the_occluding_side(synthetic, synthetic_points):
     assert np.mean(err < 0.1) > 0.7
 
 
+def test_plane_sweep_polish_keeps_points_accurate(synthetic):
+    config = EPIConfig(polish=True)
+    pts = detect_epi_points(synthetic.views, synthetic.ref, synthetic.disp_range, config)
+    err = _errors(pts, synthetic.gt)
+    assert len(pts) > 1000
+    assert np.median(err) < 0.01
+    assert np.mean(err < 0.07) > 0.8
+
+
 def test_disparity_range_is_estimated_without_disp_range(synthetic):
     pts = detect_epi_points(synthetic.views, synthetic.ref, None)
     err = _errors(pts, synthetic.gt)

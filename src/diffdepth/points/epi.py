@@ -3,10 +3,11 @@
 On the EPIs of the reference row of views (one EPI per image row) and of the reference column
 (one per image column), a bank of oriented step-edge filters finds, per EPI pixel, the strongest
 edge response and its slope; non-maximum suppression across the edge and per-tile adaptive
-thresholds give line candidates, weak texture included; lines supported by too few views are
-dropped; each line becomes a point on the reference row (column) at its intercept, with its
-slope as disparity; row and column points are merged and every disparity is polished by a small
-plane sweep over the views.
+thresholds give line candidates, weak texture included; a sub-pixel fit locates the edge in every
+view and fits the line by least squares; lines that some view contradicts are dropped; each
+line becomes a point on the reference row (column) at its intercept, moved half a pixel onto
+the side of the edge that follows the line, with its slope as disparity; row and column points
+are merged (one per pixel). Optionally a small plane sweep polishes every disparity.
 
     points = detect_epi_points(views, ref=(4, 4), disp_range=(-3.3, 2.8))
 
@@ -45,7 +46,8 @@ class EPIConfig:
     agree_cos: float = 0.7  # cosine between a view's gradient and the line's mean gradient
     agree_ratio: float = 0.4  # a view's gradient magnitude / the mean gradient magnitude
     min_peak: float = 1.5  # best slope response / mean response over the bank
-    polish: bool = False  # refine each disparity by a plane sweep of patch variance
+    polish: bool = False  # refine each disparity by a plane sweep of patch variance (off: on
+    #   rendered scenes with noise, e.g. HCI antinous, the line fit is already more precise)
     polish_radius: float = 0.25  # sweep half-width (px per view step)
     polish_step: float = 0.05  # sweep step (px per view step)
     polish_rounds: int = 2  # re-centre sweeps whose minimum lies on the sweep's end
