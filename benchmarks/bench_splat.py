@@ -3,8 +3,9 @@
 At 512x512 with random positions, depths and values, times splat forward and forward+backward
 (numba backend for N = 5k, 50k, 200k; torch backend for 50k) and the floor: one
 ``torch.index_add_`` of N*49 values into H*W pixels, forward+backward (values require grad; the
-backward is a gather). Warm-up, then the median of ``repeats`` runs. Reports the ratio
-splat fwd+bwd / floor fwd+bwd of the same run.
+backward is a gather). Warm-up, then ``repeats`` rounds that run the floor and the splat cases in
+turn (so they share the machine's load); medians over the rounds. The ratio is the median over
+rounds of splat fwd+bwd / floor fwd+bwd of the same round.
 
     python benchmarks/bench_splat.py [repeats]
 """
@@ -28,15 +29,19 @@ SIZES = (5_000, 50_000, 200_000)
 TORCH_SIZES = (50_000,)
 
 
-def _median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+def _interleaved_ms(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict:
+    """Median ms of each function, the functions run in turn within every repeat (so that they
+    see the same machine load), and the per-repeat times."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(1e3 * (time.perf_counter() - t0))
+    return times
 
 
 def _points(n: int, seed: int = 0):
@@ -48,7 +53,7 @@ def _points(n: int, seed: int = 0):
     return xy, value, weight, depth
 
 
-def _splat_case(n: int, backend: str, repeats: int) -> dict:
+def _splat_fns(n: int, backend: str) -> dict:
     xy, value, weight, depth = _points(n)
     g_s = torch.randn(HEIGHT, WIDTH)
     g_l = torch.randn(HEIGHT, WIDTH)
@@ -62,14 +67,11 @@ def _splat_case(n: int, backend: str, repeats: int) -> dict:
         S, lam = splat(*leaves, depth, (HEIGHT, WIDTH), backend=backend)
         torch.autograd.backward((S, lam), (g_s, g_l))
 
-    return {
-        "fwd_ms": _median_ms(forward, repeats),
-        "fwd_bwd_ms": _median_ms(forward_backward, repeats),
-    }
+    return {"fwd": forward, "fwd_bwd": forward_backward}
 
 
-def _floor_case(n: int, repeats: int) -> float:
-    """index_add_ of the N*49 fragment values into H*W, forward+backward, in ms."""
+def _floor_fn(n: int) -> Callable[[], None]:
+    """index_add_ of the N*49 fragment values into H*W, forward+backward."""
     xy, *_ = _points(n)
     c = torch.floor(xy + 0.5).long()
     off = torch.arange(-WINDOW_RADIUS, WINDOW_RADIUS + 1)
@@ -83,7 +85,7 @@ def _floor_case(n: int, repeats: int) -> float:
         out = torch.zeros(HEIGHT * WIDTH).index_add_(0, index, values)
         out.backward(grad)
 
-    return _median_ms(run, repeats)
+    return run
 
 
 def bench_splat(repeats: int = 7) -> dict:
@@ -107,13 +109,21 @@ def bench_splat(repeats: int = 7) -> dict:
         "cases": [],
     }
     for n in SIZES:
-        floor = _floor_case(n, repeats)
         backends = ["numba"] + (["torch"] if n in TORCH_SIZES else [])
         for backend in backends:
-            case = {"n": n, "backend": backend, **_splat_case(n, backend, repeats)}
-            case["floor_fwd_bwd_ms"] = floor
-            case["ratio_fwd_bwd_to_floor"] = case["fwd_bwd_ms"] / floor
-            result["cases"].append(case)
+            fns = {"floor": _floor_fn(n), **_splat_fns(n, backend)}
+            times = _interleaved_ms(fns, repeats)
+            ratios = [a / b for a, b in zip(times["fwd_bwd"], times["floor"])]
+            result["cases"].append(
+                {
+                    "n": n,
+                    "backend": backend,
+                    "fwd_ms": statistics.median(times["fwd"]),
+                    "fwd_bwd_ms": statistics.median(times["fwd_bwd"]),
+                    "floor_fwd_bwd_ms": statistics.median(times["floor"]),
+                    "ratio_fwd_bwd_to_floor": statistics.median(ratios),
+                }
+            )
     return result
 
 

@@ -39,7 +39,9 @@ _CS = 1.0 / (2.0 * SIGMA_S * SIGMA_S)
 _CL = 1.0 / (2.0 * SIGMA_LAM * SIGMA_LAM)
 _KAPPA = KAPPA
 _LAM_CUT = LAM_EXPONENT_CUTOFF
-_TINY = 1e-250  # transmittance below this is flushed to 0 (avoids slow subnormal arithmetic)
+# Transmittance below _TINY is flushed to 0 and the fragments behind it are skipped: they would
+# add less than 1e-20 of their value (and it avoids slow subnormal arithmetic).
+_TINY = 1e-20
 assert LAM_ORDER == 2  # the kernels write u * u for u ** p
 
 
@@ -111,13 +113,15 @@ def splat_forward(pts, height, width, bands):
                 fbase = k * _WIN * _WIN + (qy - yc + _R) * _WIN + qx0 - xc + _R
                 for j in range(qx1 - qx0 + 1):
                     q = base + j
+                    t = out[q, 2]
+                    if t == 0.0:
+                        continue  # hidden: frag[fbase + j] stays unwritten, backward skips it
                     g = gxs[j] * gy
                     e = math.exp(-_KAPPA * g)
                     frag[fbase + j] = e
                     u = (dx2s[j] + dy2) * _CL
                     uu = u * u
                     lam0 = math.exp(-uu) if uu < _LAM_CUT else 0.0
-                    t = out[q, 2]
                     out[q, 0] += d * (t - t * e)
                     out[q, 1] += w * lam0 * t
                     te = t * e
@@ -187,13 +191,15 @@ def splat_backward(pts, fwd, frag, grad_s, grad_lam, height, width, bands):
                 fbase = k * _WIN * _WIN + (qy - yc + _R) * _WIN + qx0 - xc + _R
                 for j in range(qx1 - qx0 + 1):
                     q = base + j
+                    t = state[q, 0]
+                    if t == 0.0:
+                        continue  # hidden: no contribution, no gradient
                     dx = dxs[j]
                     g = gxs[j] * gy
                     e = frag[fbase + j]
                     u = (dx * dx + dy2) * _CL
                     uu = u * u
                     lam0 = math.exp(-uu) if uu < _LAM_CUT else 0.0
-                    t = state[q, 0]
                     gs = state[q, 2]
                     gl = state[q, 3]
                     at = t - t * e
