@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -130,16 +131,47 @@ class _WarpViews(torch.autograd.Function):
         return acc.sum(0), None, None
 
 
+def _numba_ok(*tensors: Tensor, backend: str = "auto") -> bool:
+    """The compiled CPU kernels apply (CPU tensors of one float dtype), unless told otherwise."""
+    if backend not in ("auto", "numba", "torch"):
+        raise ValueError(f"backend must be 'auto', 'numba' or 'torch', not {backend!r}")
+    if backend == "torch":
+        return False
+    ok = all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) for t in tensors)
+    if backend == "numba" and not ok:
+        raise ValueError("the numba backend needs float32/float64 CPU tensors")
+    return ok
+
+
 class _ViewErrors(torch.autograd.Function):
     @staticmethod
     def forward(
-        ctx, D: Tensor, ref: Tensor, views: Tensor, offs: list[tuple[float, float]]
+        ctx,
+        D: Tensor,
+        ref: Tensor,
+        views: Tensor,
+        offs: list[tuple[float, float]],
+        use_numba: bool,
     ) -> Tensor:
         need = ctx.needs_input_grad[0]
         K, C, H, W = views.shape
-        gx, gy = _grid(D)
         err = views.new_empty(K, H, W)
         sens = views.new_empty(K, H, W) if need else None
+        if use_numba:
+            from diffdepth.losses._lightfield_numba import view_errors_kernel
+
+            view_errors_kernel(
+                D.detach().contiguous().numpy(),
+                ref.numpy(),
+                views.numpy(),
+                np.asarray(offs, dtype=np.float64).reshape(K, 2),
+                need,
+                err.numpy(),
+                sens.numpy() if need else err.numpy(),
+            )
+            ctx.save_for_backward(sens if need else None)
+            return err
+        gx, gy = _grid(D)
         buf = views.new_empty(C, H, W)
         for k, (u, v) in enumerate(offs):
             s = _sample_view(views[k], D, u, v, gx, gy, buf, need)
@@ -155,10 +187,10 @@ class _ViewErrors(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         (sens,) = ctx.saved_tensors
         if sens is None:
-            return None, None, None, None
+            return None, None, None, None, None
         # ref and views are data here (the dispatcher routes them elsewhere when they need a
-        # gradient); offs is a Python list
-        return torch.einsum("khw,khw->hw", grad, sens), None, None, None
+        # gradient); offs is a Python list; use_numba a flag
+        return torch.einsum("khw,khw->hw", grad, sens), None, None, None, None
 
 
 def warp_views_reference(views: Tensor, offsets: Offsets, D: Tensor) -> Tensor:
@@ -196,7 +228,9 @@ def view_errors_reference(ref: Tensor, views: Tensor, offsets: Offsets, D: Tenso
     return (warp_views_reference(views, offsets, D) - ref).abs().mean(dim=1)
 
 
-def view_errors(ref: Tensor, views: Tensor, offsets: Offsets, D: Tensor) -> Tensor:
+def view_errors(
+    ref: Tensor, views: Tensor, offsets: Offsets, D: Tensor, backend: str = "auto"
+) -> Tensor:
     """Per-view L1 re-projection error, channel mean: [K, H, W].
 
     ref [C, H, W], views [K, C, H, W], offsets [K, 2], D [H, W] ->
@@ -210,11 +244,15 @@ def view_errors(ref: Tensor, views: Tensor, offsets: Offsets, D: Tensor) -> Tens
     offs = _offset_list(offsets, K)
     if ref.requires_grad or views.requires_grad:
         return view_errors_reference(ref, views, offsets, D)
-    return _ViewErrors.apply(D, ref.to(D.dtype).contiguous(), views.to(D.dtype).contiguous(), offs)
+    ref = ref.to(D.dtype).contiguous()
+    views = views.to(D.dtype).contiguous()
+    return _ViewErrors.apply(D, ref, views, offs, _numba_ok(D, ref, views, backend=backend))
 
 
 @torch.no_grad()
-def occlusion_masks(D: Tensor, offsets: Offsets, margin: float = 0.1) -> Tensor:
+def occlusion_masks(
+    D: Tensor, offsets: Offsets, margin: float = 0.1, backend: str = "auto"
+) -> Tensor:
     """Visibility of every reference pixel in every view: bool [K, H, W] (True = visible).
 
     A pixel is hidden in view k (False) when its sample position (x - D u, y - D v) lies
@@ -226,10 +264,18 @@ def occlusion_masks(D: Tensor, offsets: Offsets, margin: float = 0.1) -> Tensor:
     differ by about the disparity gradient (a few hundredths on real scenes) and must stay
     visible; an occluder hiding more than one pixel in a view u steps away is nearer by at
     least 1/|u| (1/4 in a 9x9 light field). 0.1 lies between. Not differentiated.
+    backend: "auto" (compiled kernel on CPU, torch elsewhere), "numba" or "torch".
     """
     D = D.detach()
     H, W = D.shape
     offs = _offset_list(offsets, len(torch.as_tensor(offsets)))
+    if _numba_ok(D, backend=backend):
+        from diffdepth.losses._lightfield_numba import occlusion_kernel
+
+        out = torch.empty(len(offs), H, W, dtype=torch.bool)
+        off = np.asarray(offs, dtype=np.float64).reshape(len(offs), 2)
+        occlusion_kernel(D.contiguous().numpy(), off, float(margin), out.numpy())
+        return out
     gx, gy = _grid(D)
     cols = torch.arange(W, device=D.device).view(1, W)
     rows = torch.arange(H, device=D.device).view(H, 1) * W
