@@ -9,6 +9,11 @@ Two implementations of the same function:
   runs on any device, autograd through ordinary ops, memory O(N*49).
 
 ``backend="auto"`` takes numba for CPU tensors and torch otherwise.
+
+Numerics shared by both: the lam factor exp(-(r^2 / (2 SIGMA_LAM^2))^2) is taken as 0 where its
+exponent exceeds ``LAM_EXPONENT_CUTOFF`` (the factor is below 5e-18). The numba kernels also flush
+a transmittance below 1e-20 to 0 and skip the fragments behind it. Both paths agree with the dense
+``splat_reference`` to about 1e-12 in float64.
 """
 
 import operator
@@ -69,7 +74,7 @@ def splat(
         order = torch.argsort(depth.detach(), stable=True)  # [N] front to back, ties by index
         return splat_torch(xy, value, weight, order, height, width)
     if dtype not in (torch.float32, torch.float64):  # half precision: kernels run in float32
-        S, lam = splat(xy.float(), value.float(), weight.float(), depth.float(), shape)
+        S, lam = splat(xy.float(), value.float(), weight.float(), depth, shape, backend="numba")
         return S.to(dtype), lam.to(dtype)
     # numpy and numba from here on: no torch thread-pool work between the kernels
     depth = depth.detach()
