@@ -221,3 +221,17 @@ def test_lytro_real_capture(lytro_2067):
     assert np.all(np.isfinite(pts.value))
     lo, hi = np.percentile(pts.value, [1, 99])
     assert -3.0 < lo < hi < 3.0
+
+
+def test_consistency_check_drops_isolated_wrong_disparities():
+    from diffdepth.points.base import PointSet
+    from diffdepth.points.epi import consistent_points
+
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 50, size=(400, 2))
+    value = 0.5 + 0.002 * xy[:, 0]  # a slanted plane
+    value[7] += 0.4  # one outlier
+    kept = consistent_points(PointSet(xy, value), k=8, threshold=0.1)
+    assert len(kept) == 399
+    assert not np.any(np.isclose(kept.value, value[7]))
+    assert len(consistent_points(PointSet(xy, value), k=0, threshold=0.1)) == 400

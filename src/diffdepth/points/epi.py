@@ -56,6 +56,10 @@ class EPIConfig:
     side_shift: float = 0.5  # move each point this far (px) off its edge onto the side whose
     #   colour follows the line (the occluding side at a depth edge)
     chunk: int = 8192  # points per batch in the sampling stages
+    consistency_k: int = 8  # neighbours of the spatial consistency check (0: no check)
+    consistency_threshold: float = 0.1  # drop a point whose disparity differs from the median
+    # of its consistency_k nearest points by more than this (px per view step): isolated
+    # wrong slopes (a line fitted across two layers) leave blobs that diffusion spreads
 
     @classmethod
     def light_field(cls) -> EPIConfig:
@@ -65,7 +69,7 @@ class EPIConfig:
     @classmethod
     def few_views(cls) -> EPIConfig:
         """A single row (or column) of a handful of wide-baseline views (e.g. 1x5)."""
-        return cls(polish_radius=0.4, polish_step=0.1, polish_patch=2)
+        return cls(polish_radius=0.4, polish_step=0.1, polish_patch=2, consistency_threshold=1.0)
 
 
 def _check_views(views: np.ndarray) -> np.ndarray:
@@ -153,4 +157,17 @@ def detect_epi_points(
 
         if config.polish and len(xy):
             xy, disp, conf = polish(lab(sweep_keys), sweep_uv, xy, disp, conf, config)
-    return PointSet(xy.numpy(), disp.numpy(), conf.numpy())
+    points = PointSet(xy.numpy(), disp.numpy(), conf.numpy())
+    return consistent_points(points, config.consistency_k, config.consistency_threshold)
+
+
+def consistent_points(points: PointSet, k: int, threshold: float) -> PointSet:
+    """The points whose value lies within ``threshold`` of the median of their k nearest
+    neighbours (in the image plane). Keeps everything when k = 0 or there are <= k points."""
+    if k <= 0 or len(points) <= k:
+        return points
+    from scipy.spatial import cKDTree
+
+    _, idx = cKDTree(points.xy).query(points.xy, k=k + 1)
+    median = np.median(points.value[idx[:, 1:]], axis=1)
+    return points.subset(np.abs(points.value - median) <= threshold)
