@@ -6,9 +6,8 @@ sees exactly T_i(q) of SPEC section 3. The forward pass keeps one number per fra
 transmittance e = exp(-KAPPA g), which the backward pass reads instead of recomputing it.
 
 The image can be cut into horizontal bands of at least 2 * WINDOW_RADIUS + 1 rows, each an
-independent unit of work (the loop over bands is a ``prange``). The kernels are compiled without
-``parallel``: next to torch's own OpenMP pool in the same process, a second spinning thread pool
-slowed torch ops more than it gained on small machines, so ``n_bands`` is 1. Every band walks
+independent unit of work (the loop over bands is a ``prange``, one band per numba thread).
+Every band walks
 the whole depth order and draws the rows of each window that fall in it;
 per-pixel sums therefore keep their depth order whatever the number of bands, and a window spans
 at most two bands, which gives every point two gradient slots (the band of its first row, the
@@ -46,8 +45,9 @@ assert LAM_ORDER == 2  # the kernels write u * u for u ** p
 
 
 def n_bands(height: int) -> int:
-    """Number of row bands for an image of ``height`` rows (kernels run serially: one)."""
-    return 1
+    """Number of row bands for an image of ``height`` rows: one per numba thread (each band is
+    processed by one thread), at least 7 rows each."""
+    return max(1, min(numba.get_num_threads(), height // _WIN))
 
 
 @numba.njit(cache=True, nogil=True, parallel=False)
@@ -64,7 +64,7 @@ def _centres(pts, height, width):
     return cx, cy
 
 
-@numba.njit(cache=True, nogil=True, parallel=False, fastmath=True)
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def splat_forward(pts, height, width, bands):
     """Forward pass.
 
@@ -129,7 +129,7 @@ def splat_forward(pts, height, width, bands):
     return out, frag
 
 
-@numba.njit(cache=True, nogil=True, parallel=False, fastmath=True)
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def splat_backward(pts, fwd, frag, grad_s, grad_lam, height, width, bands):
     """Backward pass (vector-Jacobian product).
 
