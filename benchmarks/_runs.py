@@ -9,13 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# ../shared beside the checkout, or wherever DIFFDEPTH_SHARED points
+SHARED = Path(os.environ.get("DIFFDEPTH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 SCORER = SHARED / "tools" / "score_disparity.py"
 
 
 def run_cli(args: list[str], log: Path | None = None) -> dict:
     """Run ``diffdepth ARGS`` in a child process; wall time (s) and peak memory (MiB)."""
     cmd = [sys.executable, "-m", "diffdepth.cli", *args]
+    if log:
+        log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     out = open(log, "w") if log else subprocess.DEVNULL
     try:

@@ -27,6 +27,36 @@ def to_markdown(res: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} "
         f"threads), Python {m['python']}; load average at start {m['load_average_1min']:.2f}.",
         "",
+        "| splat (512x512) | fwd ms | fwd+bwd ms | index_add_ floor fwd+bwd ms | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for c in res["splat"]["cases"]:
+        lines.append(
+            f"| {c['n']:,} points, {c['backend']} | {c['fwd_ms']:.1f} | {c['fwd_bwd_ms']:.1f} "
+            f"| {c['floor_fwd_bwd_ms']:.1f} | {c['ratio_fwd_bwd_to_floor']:.1f}x |"
+        )
+    d = res["diffuse"]
+    lines += [
+        "",
+        "| diffuse (tol 1e-6) | seconds | forward / adjoint iterations |",
+        "|---|---|---|",
+    ]
+    for size in (512, 1024):
+        case = d.get(f"diffuse_{size}", {})
+        for key in ("cold_fwd", "cold_fwd_adj", "warm_fwd", "warm_fwd_adj"):
+            if key in case:
+                c = case[key]
+                its = f"{c['forward_iterations']} / {c['adjoint_iterations'] or '-'}"
+                lines.append(f"| {size}x{size} {key} | {c['seconds']:.3f} | {its} |")
+    sp = d["spsolve_512"]["seconds"]
+    lines += [
+        f"| 512x512 scipy spsolve (forward only) | {sp:.3f} | direct |",
+        "",
+        f"Cold forward+adjoint vs spsolve: {d['speedup_512']['cold_fwd_adj_vs_spsolve']:.1f}x "
+        f"faster; warm vs cold forward+adjoint: {d['speedup_512']['warm_vs_cold_fwd_adj']:.2f}x.",
+        "",
+        "Full results:",
+        "",
         "```json",
         json.dumps({k: v for k, v in res.items() if k != "machine"}, indent=2),
         "```",

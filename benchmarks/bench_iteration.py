@@ -21,12 +21,13 @@ import numpy as np
 import torch
 
 from benchmarks._machine import machine_info
+from benchmarks._runs import SHARED
 from diffdepth.io import read_lightfield
 from diffdepth.losses import LightFieldLoss, LossConfig
 from diffdepth.optimize import DiffusionModel, initial_q
 from diffdepth.points.sampling import noisy_edge_points
 
-ANTINOUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "hci" / "antinous"
+ANTINOUS = SHARED / "data" / "hci" / "antinous"
 
 
 def load_scene():
@@ -37,21 +38,22 @@ def load_scene():
     return make_lightfield(height=512, width=512)
 
 
-def bench_iteration(distance: str, repeats: int, lf=None) -> dict:
+def bench_iteration(distance: str, repeats: int, lf=None, device: str = "cpu") -> dict:
     lf = lf or load_scene()
-    ref = torch.from_numpy(np.ascontiguousarray(lf.ref_view.transpose(2, 0, 1)))
+    dev = torch.device(device)
+    ref = torch.from_numpy(np.ascontiguousarray(lf.ref_view.transpose(2, 0, 1))).to(dev)
     pts = noisy_edge_points(lf.ref_view, lf.gt, per_tile=49, seed=0)
     views, offsets = lf.crosshair()
-    views_t = torch.from_numpy(np.ascontiguousarray(views.transpose(0, 3, 1, 2)))
+    views_t = torch.from_numpy(np.ascontiguousarray(views.transpose(0, 3, 1, 2))).to(dev)
     loss_fn = LightFieldLoss(
-        ref, views_t, torch.from_numpy(offsets), replace(LossConfig(), distance=distance)
+        ref, views_t, torch.from_numpy(offsets).to(dev), replace(LossConfig(), distance=distance)
     )
     model = DiffusionModel(
-        torch.from_numpy(pts.xy), torch.from_numpy(pts.value), initial_q(ref, 6.0)
+        torch.from_numpy(pts.xy).to(dev), torch.from_numpy(pts.value).to(dev), initial_q(ref, 6.0)
     )
     opt = torch.optim.Adam([model.value], lr=0.015)
     parts = {"splat": [], "solve": [], "loss": [], "backward": [], "step": [], "total": []}
-    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
     def one(record: bool):
         t = [time.perf_counter()]
@@ -63,6 +65,7 @@ def bench_iteration(distance: str, repeats: int, lf=None) -> dict:
         loss, _, _ = loss_fn(D)
         t.append(time.perf_counter())
         loss.backward()
+        sync()
         t.append(time.perf_counter())
         opt.step()
         sync()
@@ -79,6 +82,7 @@ def bench_iteration(distance: str, repeats: int, lf=None) -> dict:
     med = {f"{k}_s": statistics.median(v) for k, v in parts.items()}
     return {
         "distance": distance,
+        "device": device,
         "points": len(pts),
         "shape": list(lf.gt.shape),
         "views": len(views),
@@ -93,15 +97,21 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("repeats", type=int, nargs="?", default=15)
     p.add_argument("--vgg-repeats", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--results", type=Path, help="also write the JSON here")
     a = p.parse_args()
     lf = load_scene()
     out = {
         "machine": machine_info(),
         "scene": lf.name,
-        "rgb": bench_iteration("rgb", a.repeats, lf),
-        "vgg": bench_iteration("vgg", a.vgg_repeats, lf) if a.vgg_repeats > 0 else None,
+        "rgb": bench_iteration("rgb", a.repeats, lf, a.device),
+        "vgg": bench_iteration("vgg", a.vgg_repeats, lf, a.device) if a.vgg_repeats > 0 else None,
     }
-    print(json.dumps(out, indent=2))
+    text = json.dumps(out, indent=2)
+    print(text)
+    if a.results:
+        a.results.parent.mkdir(parents=True, exist_ok=True)
+        a.results.write_text(text + "\n")
 
 
 if __name__ == "__main__":

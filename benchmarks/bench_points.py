@@ -69,6 +69,60 @@ def bench_epi_points(scene: Path | None = None, repeats: int = 3) -> dict:
     }
 
 
+def bench_full_runs(out: Path) -> dict:
+    """The default `diffdepth run` (EPI points, self-supervised optimisation, no ground truth
+    used) on antinous beside its own --no-optimize, scored by the shared scorer on
+    disparity.pfm; and the Lytro capture and the Tsukuba row end to end."""
+    from benchmarks._runs import SHARED, run_cli, score
+
+    data = SHARED / "data"
+    antinous = data / "hci" / "antinous"
+    res = {}
+    for name, extra in (("antinous_no_optimize", ["--no-optimize"]), ("antinous_default", [])):
+        o = out / name
+        run = run_cli(
+            ["run", str(antinous), "--out", str(o), "--quiet", *extra], out / f"{name}.log"
+        )
+        res[name] = {**run, **score(o / "disparity.pfm", antinous / "gt_disp_lowres.pfm")}
+    o = out / "lytro_2067"
+    res["lytro_2067"] = run_cli(
+        ["run", str(data / "lytro" / "2067"), "--out", str(o), "--quiet"], out / "lytro.log"
+    )
+    tsukuba = data / "middlebury" / "tsukuba"
+    gt = tsukuba / "truedisp.row3.col3.pgm"
+    for name, extra in (("tsukuba_no_optimize", ["--no-optimize"]), ("tsukuba", [])):
+        o = out / name
+        args = ["run", str(tsukuba), "--grid", "1x5", "--gt", str(gt), "--gt-scale", "0.0625"]
+        run = run_cli([*args, "--out", str(o), "--quiet", *extra], out / f"{name}.log")
+        metrics = score(
+            o / "disparity.pfm",
+            gt,
+            "--gt-scale",
+            "0.0625",
+            "--invalid-zero",
+            "--thresholds",
+            "0.5",
+            "1",
+            "2",
+        )
+        res[name] = {**run, **metrics}
+    return res
+
+
 if __name__ == "__main__":
+    import argparse
+
     sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-    print(json.dumps({"epi_points": bench_epi_points()}, indent=2))
+    p = argparse.ArgumentParser()
+    p.add_argument("--full", action="store_true", help="also the end-to-end runs")
+    p.add_argument("--out", type=Path, default=Path("runs/bench_points"))
+    p.add_argument("--results", type=Path, help="also write the JSON here")
+    a = p.parse_args()
+    res = {"epi_points": bench_epi_points()}
+    if a.full:
+        res["full_runs"] = bench_full_runs(a.out)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if a.results:
+        a.results.parent.mkdir(parents=True, exist_ok=True)
+        a.results.write_text(text + "\n")

@@ -78,16 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_config(args):
-    from diffdepth.losses import LossConfig
-    from diffdepth.pipeline import RunConfig
-
-    base = RunConfig()
-    optim = base.optim
+def _schedule(optim, args):
+    """The optimiser config with --passes and --iters applied."""
     if args.passes is not None:
         optim = replace(optim, passes=args.passes)
     if args.iters is not None:
         optim = replace(optim, iters_per_phase=args.iters)
+    return optim
+
+
+def _run_config(args):
+    from diffdepth.losses import LossConfig
+    from diffdepth.pipeline import RunConfig
+
+    optim = _schedule(RunConfig().optim, args)
     return RunConfig(
         optimize=not args.no_optimize,
         supervised=args.supervised,
@@ -135,11 +139,7 @@ def _multiview_config(args):
     from diffdepth.pipeline.multiview import MultiViewConfig
 
     base = MultiViewConfig()
-    optim = base.optim
-    if args.passes is not None:
-        optim = replace(optim, passes=args.passes)
-    if args.iters is not None:
-        optim = replace(optim, iters_per_phase=args.iters)
+    optim = _schedule(base.optim, args)
     if args.distance != "rgb" or args.supervised or args.views != "crosshair":
         raise InputError(
             f"{args.scene}: --distance, --supervised and --views are light-field options; "

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from diffdepth.losses.multiview import rgb_to_lab as lab
+
 
 def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur with replicated borders.  img [n, C, H, W] -> [n, C, H, W]."""
@@ -31,25 +33,7 @@ def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """sRGB in 0..1 to CIE Lab (D65) divided by 100.  rgb [n, 3, H, W] -> [n, 3, H, W]."""
-    lin = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb.clamp(min=0) + 0.055) / 1.055) ** 2.4)
-    m = torch.tensor(
-        [
-            [0.4124564, 0.3575761, 0.1804375],
-            [0.2126729, 0.7151522, 0.0721750],
-            [0.0193339, 0.1191920, 0.9503041],
-        ],
-        dtype=rgb.dtype,
-        device=rgb.device,
-    )
-    white = torch.tensor([0.95047, 1.0, 1.08883], dtype=rgb.dtype, device=rgb.device)
-    xyz = torch.einsum("ij,njhw->nihw", m, lin) / white.view(1, 3, 1, 1)
-    eps = (6.0 / 29.0) ** 3
-    linear = xyz / (3 * (6.0 / 29.0) ** 2) + 4.0 / 29.0
-    f = torch.where(xyz > eps, xyz.clamp(min=eps) ** (1.0 / 3.0), linear)
-    lab_l = 116.0 * f[:, 1] - 16.0
-    lab_a = 500.0 * (f[:, 0] - f[:, 1])
-    lab_b = 200.0 * (f[:, 1] - f[:, 2])
-    return torch.stack([lab_l, lab_a, lab_b], dim=1) / 100.0
+    return lab(rgb) / 100.0
 
 
 def slope_bank(lo: float, hi: float, n: int, warp: float) -> np.ndarray:
