@@ -53,6 +53,9 @@ def main() -> None:
         args += VARIANTS[name] + ["--device", a.device]
         run = run_cli(args, log=a.out / f"{name}.log")
         metrics = score(out / "disparity.pfm", SCENE / "gt_disp_lowres.pfm")
+        timings = json.loads((out / "config.json").read_text())["timings"]
+        run["peak_rss_mib"] = round(timings["peak_rss_mib"], 1)
+        run["optimise_s"] = round(timings["optimize_s"], 1)
         rows[name] = {**run, **{k: metrics[k] for k in KEYS}}
         print(name, json.dumps(rows[name]), flush=True)
     res = {"machine": machine_info(), "device": a.device, "points": len(pts), "variants": rows}

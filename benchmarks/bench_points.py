@@ -83,11 +83,16 @@ def bench_full_runs(out: Path) -> dict:
         run = run_cli(
             ["run", str(antinous), "--out", str(o), "--quiet", *extra], out / f"{name}.log"
         )
-        res[name] = {**run, **score(o / "disparity.pfm", antinous / "gt_disp_lowres.pfm")}
+        res[name] = {
+            **run,
+            **_memory(o),
+            **score(o / "disparity.pfm", antinous / "gt_disp_lowres.pfm"),
+        }
     o = out / "lytro_2067"
     res["lytro_2067"] = run_cli(
         ["run", str(data / "lytro" / "2067"), "--out", str(o), "--quiet"], out / "lytro.log"
     )
+    res["lytro_2067"].update(_memory(o))
     tsukuba = data / "middlebury" / "tsukuba"
     gt = tsukuba / "truedisp.row3.col3.pgm"
     for name, extra in (("tsukuba_no_optimize", ["--no-optimize"]), ("tsukuba", [])):
@@ -105,8 +110,13 @@ def bench_full_runs(out: Path) -> dict:
             "1",
             "2",
         )
-        res[name] = {**run, **metrics}
+        res[name] = {**run, **_memory(o), **metrics}
     return res
+
+
+def _memory(out: Path) -> dict:
+    timings = json.loads((out / "config.json").read_text())["timings"]
+    return {"peak_rss_mib": round(timings["peak_rss_mib"], 1)}
 
 
 if __name__ == "__main__":

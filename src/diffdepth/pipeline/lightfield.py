@@ -21,7 +21,7 @@ from diffdepth.io.lightfield import LightField
 from diffdepth.losses import LightFieldLoss, LossConfig, supervised_loss
 from diffdepth.optimize import History, OptimConfig, optimize
 from diffdepth.pipeline.model import build_model, check_device, final_points, validate_points
-from diffdepth.pipeline.outputs import staged_outputs, write_loss_csv
+from diffdepth.pipeline.outputs import peak_rss_mib, staged_outputs, write_loss_csv
 from diffdepth.points.base import PointSet
 
 
@@ -108,7 +108,12 @@ def run_lightfield(
         points_final=final_points(model),
         history=history,
         metrics=metrics,
-        timings={"points_s": t_points, "optimize_s": t_total - t_points, "total_s": t_total},
+        timings={
+            "points_s": t_points,
+            "optimize_s": t_total - t_points,
+            "total_s": t_total,
+            "peak_rss_mib": peak_rss_mib(),
+        },
         config=config,
     )
 

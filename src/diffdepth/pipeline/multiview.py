@@ -21,7 +21,7 @@ from diffdepth.io.mvs import MultiViewScene
 from diffdepth.losses.multiview import MultiViewLoss, MultiViewLossConfig, reprojection_error
 from diffdepth.optimize import History, OptimConfig, optimize
 from diffdepth.pipeline.model import build_model, check_device, final_points, validate_points
-from diffdepth.pipeline.outputs import staged_outputs, write_loss_csv
+from diffdepth.pipeline.outputs import peak_rss_mib, staged_outputs, write_loss_csv
 from diffdepth.points.base import PointSet
 
 
@@ -153,7 +153,7 @@ def run_multiview(
         points_final=final,
         history=history,
         metrics=metrics,
-        timings={"total_s": t_total},
+        timings={"total_s": t_total, "peak_rss_mib": peak_rss_mib()},
         config=config,
     )
 

@@ -18,6 +18,15 @@ from diffdepth.io.errors import InputError
 from diffdepth.optimize import History
 
 
+def peak_rss_mib() -> float | None:
+    """Peak resident memory of this process so far (MiB), where the platform reports it."""
+    try:
+        import resource
+    except ImportError:  # not on every platform
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def prepare_out_dir(out_dir: str | Path) -> Path:
     """Create ``out_dir`` if needed and check that it is writable (InputError otherwise)."""
     out = Path(out_dir)
