@@ -221,10 +221,10 @@ def cmd_points(args) -> int:
     lf = read_lightfield(args.scene, grid=args.grid)
     t0 = time.perf_counter()
     points = detect_epi_points(lf.views, ref=lf.ref, disp_range=lf.disp_range)
-    out = Path(args.out)
     from diffdepth.pipeline import prepare_out_dir
 
-    prepare_out_dir(out.parent if str(out.parent) else Path("."))
+    out = Path(args.out)
+    prepare_out_dir(out.parent)
     write_points_csv(out, points)
     viz.save_points_png(out.with_suffix(".png"), lf.ref_view, points.xy, points.value)
     print(f"{len(points)} points in {time.perf_counter() - t0:.1f} s -> {out}")

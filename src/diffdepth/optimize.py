@@ -218,10 +218,6 @@ def _clamp_positions(model: DiffusionModel, xy0: torch.Tensor, max_step: float) 
     model.xy[:, 1].clamp_(-3.0, h + 2.0)
 
 
-def groups_changed(before: dict[str, torch.Tensor], model: DiffusionModel) -> dict[str, bool]:
-    """Which groups differ from a snapshot ``{name: tensor}`` (for checks and tests)."""
-    return {g: not torch.equal(before[g], model.group(g).detach()) for g in before}
-
-
 def snapshot(model: DiffusionModel, groups: Sequence[str] = GROUPS) -> dict[str, torch.Tensor]:
+    """Copies of the parameter groups ``{name: tensor}`` (to check which ones moved)."""
     return {g: model.group(g).detach().clone() for g in groups}
