@@ -127,3 +127,21 @@ def test_console_script_help():
         pytest.skip("the diffdepth console script is not installed in this environment")
     res = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "run" in res.stdout
+
+
+def test_points_command_writes_csv_and_overlay(tiny_hci, tmp_path, capsys):
+    from diffdepth.io import read_points_csv
+
+    folder, lf = tiny_hci
+    out = tmp_path / "pts" / "points.csv"
+    code, err = _run(capsys, "points", folder, "--out", out)
+    assert code == 0, err
+    pts = read_points_csv(out)
+    assert len(pts) > 20 and pts.confidence is not None
+    assert out.with_suffix(".png").exists()
+    # the points carry the scene's disparity where they sit (3 views of 8-bit PNG, so coarse;
+    # a wrong sign or scale would be off by about 1 px per view step)
+    h, w = lf.gt.shape
+    r = np.clip(np.round(pts.xy[:, 1]).astype(int), 0, h - 1)
+    c = np.clip(np.round(pts.xy[:, 0]).astype(int), 0, w - 1)
+    assert np.median(np.abs(pts.value - lf.gt[r, c])) < 0.3
