@@ -49,20 +49,25 @@ def _write_images(scene: MultiViewScene, folder: Path) -> list[str]:
     return names
 
 
-def _extract_and_match(pycolmap, db: Path, image_dir: Path, names: list[str], max_features: int):
+def _extract_features(
+    pycolmap, db: Path, image_dir: Path, names: list[str], max_features: int, known: bool
+) -> None:
+    """SIFT features of ``names`` into the database ``db``.
+
+    known: the cameras are known pinhole cameras, one per image (their intrinsics are set in
+    the model afterwards); otherwise one shared camera whose intrinsics COLMAP estimates.
+    """
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.sift.max_num_features = max_features
-    reader = pycolmap.ImageReaderOptions()
-    reader.camera_model = "PINHOLE"
-    pycolmap.extract_features(
-        db,
-        image_dir,
-        image_names=names,
-        camera_mode=pycolmap.CameraMode.PER_IMAGE,
-        reader_options=reader,
-        extraction_options=extraction,
-        device=pycolmap.Device.cpu,
-    )
+    options = {"extraction_options": extraction, "device": pycolmap.Device.cpu}
+    if known:
+        reader = pycolmap.ImageReaderOptions()
+        reader.camera_model = "PINHOLE"
+        options["reader_options"] = reader
+        options["camera_mode"] = pycolmap.CameraMode.PER_IMAGE
+    else:
+        options["camera_mode"] = pycolmap.CameraMode.SINGLE
+    pycolmap.extract_features(db, image_dir, image_names=names, **options)
 
 
 def sparse_points(
@@ -97,7 +102,7 @@ def sparse_points(
         db_path = workdir / "database.db"
         if db_path.exists():
             db_path.unlink()
-        _extract_and_match(pycolmap, db_path, image_dir, names, max_features)
+        _extract_features(pycolmap, db_path, image_dir, names, max_features, known=True)
         # put the known intrinsics into the database before geometric verification uses them
         with pycolmap.Database.open(db_path) as db:
             by_name = {im.name: im for im in db.read_all_images()}
@@ -179,16 +184,7 @@ def reconstruct(
         db_path = workdir / "database.db"
         if db_path.exists():
             db_path.unlink()
-        extraction = pycolmap.FeatureExtractionOptions()
-        extraction.sift.max_num_features = max_features
-        pycolmap.extract_features(
-            db_path,
-            image_dir,
-            image_names=names,
-            camera_mode=pycolmap.CameraMode.SINGLE,
-            extraction_options=extraction,
-            device=pycolmap.Device.cpu,
-        )
+        _extract_features(pycolmap, db_path, image_dir, names, max_features, known=False)
         pycolmap.match_exhaustive(db_path, device=pycolmap.Device.cpu)
         out = workdir / "sparse"
         out.mkdir(exist_ok=True)
