@@ -6,7 +6,8 @@ cut across the boundaries (1e-4..1e-3 on boundary pixels, about 1 elsewhere). Ce
 no data at all, so each cell is filled only from its rim through near-cut edges: the coefficients
 jump by four orders of magnitude and most rows have lam = 0.
 
-Measured (warm-up, then ``repeats`` runs, median): forward solve, and forward + one backward with
+Measured (warm-up, then ``repeats`` rounds of the four variants interleaved, median): forward
+solve, and forward + one backward with
 a random upstream gradient, at 512x512 and 1024x1024, cold and warm-started (the forward x0 and
 the adjoint start come from a solve of a problem whose lam and theta differ by 1 %), with
 iteration counts; and ``scipy.sparse.linalg.spsolve`` on the same 512x512 system.
@@ -54,16 +55,6 @@ def hard_problem(H: int, W: int, cells: int | None = None, seed: int = 0):
     return S, lam, theta
 
 
-def _median_time(fn, repeats: int) -> tuple[float, object]:
-    out = fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
 def _case(H: int, W: int, repeats: int, tol: float) -> dict:
     S, lam, theta = (torch.from_numpy(a) for a in hard_problem(H, W))
     rng = np.random.default_rng(1)
@@ -88,18 +79,29 @@ def _case(H: int, W: int, repeats: int, tol: float) -> dict:
             D.backward(g)
         return solver.last_info
 
+    # the four variants run interleaved, one of each per round, so that a slow spell of a
+    # shared machine falls on all of them alike; medians over the rounds
+    variants = [(w, b) for w in (False, True) for b in (False, True)]
+    times: dict[tuple[bool, bool], list[float]] = {v: [] for v in variants}
+    infos = {}
+    for v in variants:  # warm-up
+        infos[v] = run(*v)
+    for _ in range(repeats):
+        for v in variants:
+            t0 = time.perf_counter()
+            infos[v] = run(*v)
+            times[v].append(time.perf_counter() - t0)
     out = {}
-    for warm in (False, True):
-        for backward in (False, True):
-            key = ("warm" if warm else "cold") + ("_fwd_adj" if backward else "_fwd")
-            t, info = _median_time(lambda w=warm, b=backward: run(w, b), repeats)
-            out[key] = {
-                "seconds": t,
-                "forward_iterations": info.forward_iterations,
-                "forward_residual": info.forward_residual,
-                "adjoint_iterations": info.adjoint_iterations,
-                "adjoint_residual": info.adjoint_residual,
-            }
+    for (warm, backward), ts in times.items():
+        info = infos[(warm, backward)]
+        key = ("warm" if warm else "cold") + ("_fwd_adj" if backward else "_fwd")
+        out[key] = {
+            "seconds": statistics.median(ts),
+            "forward_iterations": info.forward_iterations,
+            "forward_residual": info.forward_residual,
+            "adjoint_iterations": info.adjoint_iterations,
+            "adjoint_residual": info.adjoint_residual,
+        }
     out["levels"] = info.levels
     out["backend"] = info.backend
     return out

@@ -8,7 +8,7 @@ have ``invd = 0`` and are left untouched by the smoother.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True, nogil=True)
@@ -87,22 +87,29 @@ def matvec(x, wx, wy, diag, out):  # pragma: no cover - compiled
             out[i, j] = s
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def coarsen(lam, wx, wy, lamc, wxc, wyc):  # pragma: no cover - compiled
-    """Galerkin coarsening P^T A P for 2x2 aggregation (all outputs overwritten)."""
+    """Galerkin coarsening P^T A P for 2x2 aggregation (all outputs overwritten); parallel
+    over coarse rows (each owns fine rows 2I and 2I + 1)."""
     H, W = lam.shape
-    lamc[:, :] = 0.0
-    wxc[:, :] = 0.0
-    wyc[:, :] = 0.0
-    for i in range(H):
-        for j in range(W):
-            lamc[i >> 1, j >> 1] += lam[i, j]
-    for i in range(H):
-        for j in range(1, W - 1, 2):
-            wxc[i >> 1, j >> 1] += wx[i, j]
-    for i in range(1, H - 1, 2):
-        for j in range(W):
-            wyc[i >> 1, j >> 1] += wy[i, j]
+    Hc, Wc = lamc.shape
+    for I in prange(Hc):
+        for J in range(Wc):
+            lamc[I, J] = 0.0
+        for J in range(Wc - 1):
+            wxc[I, J] = 0.0
+        if I < Hc - 1:
+            for J in range(Wc):
+                wyc[I, J] = 0.0
+        for i in range(2 * I, min(2 * I + 2, H)):
+            for j in range(W):
+                lamc[I, j >> 1] += lam[i, j]
+            for j in range(1, W - 1, 2):
+                wxc[I, j >> 1] += wx[i, j]
+        i = 2 * I + 1
+        if i < H - 1:
+            for j in range(W):
+                wyc[I, j >> 1] += wy[i, j]
 
 
 @njit(cache=True, nogil=True)
@@ -137,23 +144,23 @@ def xpby(z, p, beta):  # pragma: no cover - compiled
         p1[k] = z1[k] + beta * p1[k]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def edge_weights(theta, wx, wy):  # pragma: no cover - compiled
     """wx = (theta_p + theta_right) / 2, wy = (theta_p + theta_below) / 2."""
     H, W = theta.shape
-    for i in range(H):
+    for i in prange(H):
         for j in range(W - 1):
             wx[i, j] = 0.5 * (theta[i, j] + theta[i, j + 1])
-    for i in range(H - 1):
+    for i in prange(H - 1):
         for j in range(W):
             wy[i, j] = 0.5 * (theta[i, j] + theta[i + 1, j])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def degree(lam, wx, wy, diag, invd):  # pragma: no cover - compiled
     """diag = lam + sum of incident edge weights; invd = 1 / diag (0 where diag == 0)."""
     H, W = lam.shape
-    for i in range(H):
+    for i in prange(H):
         for j in range(W):
             s = lam[i, j]
             if j > 0:
@@ -168,11 +175,11 @@ def degree(lam, wx, wy, diag, invd):  # pragma: no cover - compiled
             invd[i, j] = 1.0 / s if s > 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def adjoint_grads(a, D, S, lam, dS, dlam, dtheta):  # pragma: no cover - compiled
     """dL/dS = lam a, dL/dlam = a (S - D), dL/dtheta_p = 1/2 sum_q -(a_p - a_q)(D_p - D_q)."""
     H, W = a.shape
-    for i in range(H):
+    for i in prange(H):
         for j in range(W):
             dS[i, j] = lam[i, j] * a[i, j]
             dlam[i, j] = a[i, j] * (S[i, j] - D[i, j])
@@ -228,18 +235,78 @@ def cholesky_solve(L, b, out):  # pragma: no cover - compiled
         y[i] = s / L[i, i]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def summary(a):  # pragma: no cover - compiled
     """(number of non-finite entries, min and max of the finite ones) of an array."""
     a1 = a.reshape(-1)
-    bad = 0
-    lo = np.inf
-    hi = -np.inf
-    for k in range(a1.size):
-        v = a1[k]
-        if np.isfinite(v):
-            lo = min(lo, v)
-            hi = max(hi, v)
-        else:
-            bad += 1
-    return bad, lo, hi
+    n = a1.size
+    chunks = 64
+    size = (n + chunks - 1) // chunks
+    bad_c = np.zeros(chunks, np.int64)
+    lo_c = np.full(chunks, np.inf)
+    hi_c = np.full(chunks, -np.inf)
+    for c in prange(chunks):
+        bad = 0
+        lo = np.inf
+        hi = -np.inf
+        for k in range(c * size, min(n, (c + 1) * size)):
+            v = a1[k]
+            if np.isfinite(v):
+                lo = min(lo, v)
+                hi = max(hi, v)
+            else:
+                bad += 1
+        bad_c[c] = bad
+        lo_c[c] = lo
+        hi_c[c] = hi
+    return bad_c.sum(), lo_c.min(), hi_c.max()
+
+
+@njit(cache=True, nogil=True)
+def residual_norm(b, x, wx, wy, diag, r):  # pragma: no cover - compiled
+    """r = b - A x in one pass; returns r . r."""
+    H, W = x.shape
+    rr = 0.0
+    for i in range(H):
+        for j in range(W):
+            s = b[i, j] - diag[i, j] * x[i, j]
+            if j > 0:
+                s += wx[i, j - 1] * x[i, j - 1]
+            if j < W - 1:
+                s += wx[i, j] * x[i, j + 1]
+            if i > 0:
+                s += wy[i - 1, j] * x[i - 1, j]
+            if i < H - 1:
+                s += wy[i, j] * x[i + 1, j]
+            r[i, j] = s
+            rr += s * s
+    return rr
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def start_stats(b, Ax, r):  # pragma: no cover - compiled
+    """r = b - Ax; returns (r . r, b . Ax, Ax . Ax) (sums in any order: fastmath)."""
+    b1, a1, r1 = b.reshape(-1), Ax.reshape(-1), r.reshape(-1)
+    rr = 0.0
+    bAx = 0.0
+    AxAx = 0.0
+    for k in range(b1.size):
+        t = b1[k] - a1[k]
+        r1[k] = t
+        rr += t * t
+        bAx += b1[k] * a1[k]
+        AxAx += a1[k] * a1[k]
+    return rr, bAx, AxAx
+
+
+@njit(cache=True, nogil=True)
+def rescale_start(x, r, b, Ax, alpha):  # pragma: no cover - compiled
+    """x *= alpha and r = b - alpha Ax, in place; returns r . r."""
+    x1, r1, b1, a1 = x.reshape(-1), r.reshape(-1), b.reshape(-1), Ax.reshape(-1)
+    rr = 0.0
+    for k in range(x1.size):
+        x1[k] *= alpha
+        t = b1[k] - alpha * a1[k]
+        r1[k] = t
+        rr += t * t
+    return rr

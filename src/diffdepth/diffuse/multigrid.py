@@ -135,6 +135,23 @@ class TorchMultigrid:
     def xpby(z: Tensor, p: Tensor, beta: float) -> None:
         p.mul_(beta).add_(z)
 
+    def residual(self, b: Tensor, x: Tensor) -> tuple[Tensor, float]:
+        """(r = b - A x, r . r)."""
+        r = b - self.matvec(x)
+        return r, self.dot(r, r)
+
+    def start(self, b: Tensor, x0: Tensor) -> tuple[Tensor, Tensor, Tensor, float, float, float]:
+        """(x = a copy of x0, r = b - A x, A x, r . r, b . A x, A x . A x) for a warm start."""
+        Ax = self.matvec(x0)
+        r = b - Ax
+        return x0.clone(), r, Ax, self.dot(r, r), self.dot(b, Ax), self.dot(Ax, Ax)
+
+    def rescale(self, x: Tensor, r: Tensor, b: Tensor, Ax: Tensor, alpha: float) -> float:
+        """x *= alpha, r = b - alpha A x in place; returns r . r."""
+        x.mul_(alpha)
+        torch.add(b, Ax, alpha=-alpha, out=r)
+        return self.dot(r, r)
+
     def _gs(self, k: int, x: Tensor, b: Tensor, colour: int) -> Tensor:
         lev = self.levels[k]
         new = (b + op.neighbour_sum(x, lev.wx, lev.wy)) * lev.invd
@@ -214,6 +231,25 @@ class NumbaMultigrid:
     def xpby(z: np.ndarray, p: np.ndarray, beta: float) -> None:
         _kernels.xpby(z, p, beta)
 
+    def residual(self, b: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """(r = b - A x, r . r), one pass."""
+        lev = self.levels[0]
+        r = np.empty_like(x)
+        rr = _kernels.residual_norm(b, x, lev.wx, lev.wy, lev.diag, r)
+        return r, float(rr)
+
+    def start(self, b: np.ndarray, x0: np.ndarray):
+        """(x = a copy of x0, r = b - A x, A x, r . r, b . A x, A x . A x) for a warm start."""
+        x = x0.copy()
+        Ax = self.matvec(x)
+        r = np.empty_like(x)
+        rr, bAx, AxAx = _kernels.start_stats(b, Ax, r)
+        return x, r, Ax, float(rr), float(bAx), float(AxAx)
+
+    def rescale(self, x, r, b, Ax, alpha: float) -> float:
+        """x *= alpha, r = b - alpha A x in place; returns r . r."""
+        return float(_kernels.rescale_start(x, r, b, Ax, alpha))
+
     def _vcycle(self, k: int, b: np.ndarray) -> np.ndarray:
         kern = _kernels
         lev = self.levels[k]
@@ -248,9 +284,11 @@ def build(lam: Tensor, theta: Tensor, backend: str = "auto", alpha: float = ALPH
     if backend == "numba":
         if lam.device.type != "cpu" or not HAVE_NUMBA:
             raise ValueError("diffuse: the numba backend needs numba and CPU tensors")
-        # private copies: the hierarchy outlives the call (it serves the backward solve)
-        arrs = [np.array(t.detach().numpy(), dtype=np.float64, order="C") for t in (lam, theta)]
-        return NumbaMultigrid(*arrs, alpha=alpha, nu=nu)
+        # lam: a private copy, the hierarchy outlives the call (it serves the backward solve);
+        # theta is read once, into the edge weights
+        lam_c = np.array(lam.detach().numpy(), dtype=np.float64, order="C")
+        theta_c = np.ascontiguousarray(theta.detach().numpy(), dtype=np.float64)
+        return NumbaMultigrid(lam_c, theta_c, alpha=alpha, nu=nu)
     if backend == "torch":
         wx, wy = op.edge_weights(theta)
         return TorchMultigrid(lam, wx.contiguous(), wy.contiguous(), alpha=alpha, nu=nu)

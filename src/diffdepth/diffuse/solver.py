@@ -60,10 +60,13 @@ class _Job:
     on_adjoint: object = None  # callable receiving the adjoint solution a [H, W] (float64)
 
 
-def _to_backend(mg, t: Tensor):
+def _to_backend(mg, t: Tensor, copy: bool = True):
+    """t as the hierarchy's float64 array kind: a private copy, or (copy=False, for arrays
+    that are only read during the call) the tensor's own memory when it already fits."""
     t = t.detach().to(torch.float64)
     if mg.backend == "numba":
-        return np.array(t.cpu().numpy(), order="C")  # a private copy
+        a = t.cpu().numpy()
+        return np.array(a, order="C") if copy else np.ascontiguousarray(a)
     return t.contiguous()
 
 
@@ -76,7 +79,9 @@ def _to_torch(x, device) -> Tensor:
 def _solve(mg, b, x0: Tensor | None, job: _Job, which: str):
     """Solve A x = b (b in the hierarchy's array kind); fills the info, warns on maxiter."""
     info = job.info
-    res = pcg(mg, b, None if x0 is None else _to_backend(mg, x0), tol=job.tol, maxiter=job.maxiter)
+    # pcg copies x0 before updating it and only reads b
+    x0_b = None if x0 is None else _to_backend(mg, x0, copy=False)
+    res = pcg(mg, b, x0_b, tol=job.tol, maxiter=job.maxiter)
     setattr(info, f"{which}_iterations", res.iterations)
     setattr(info, f"{which}_residual", res.residual)
     setattr(info, f"{which}_converged", res.converged)
@@ -142,7 +147,7 @@ class _Diffuse(torch.autograd.Function):
         x0 = job.adjoint_x0
         if x0 is not None and tuple(x0.shape) != tuple(g.shape):
             x0 = None
-        a = _solve(mg, _to_backend(mg, g), x0, job, "adjoint")
+        a = _solve(mg, _to_backend(mg, g, copy=False), x0, job, "adjoint")
         if job.on_adjoint is not None:
             job.on_adjoint(_to_torch(a, g.device))
         lam = mg.levels[0].lam
