@@ -12,7 +12,10 @@ correction, its adjoint (black then red) after -- so the cycle is a symmetric po
 preconditioner for CG. Piecewise-constant interpolation under-estimates smooth errors, so the
 coarse correction is over-corrected by a fixed factor ``alpha`` (in (1, 2), the same on every
 level, which keeps the cycle symmetric). The coarsest grid (at most ``coarse_size`` pixels) is
-solved directly with a dense Cholesky factorisation.
+solved directly with a dense Cholesky factorisation. Defaults: two sweeps each way (NU = 2)
+and ALPHA = 1.5. On the smoothness maps of real light fields (Sobel-derived theta over several
+decades, data on a few percent of the pixels) one sweep and 1.7 needed 28 CG iterations to
+1e-6 on HCI antinous; two sweeps and 1.5 need 15 at about 1.6 times the cost per cycle.
 
 Two interchangeable backends: numba kernels on numpy arrays (CPU), and plain torch (any device).
 """
@@ -34,9 +37,9 @@ except ImportError:  # pragma: no cover - numba is a dependency, the torch path 
     HAVE_NUMBA = False
 
 #: default over-correction of the coarse-grid correction
-ALPHA = 1.7
+ALPHA = 1.5
 #: default number of red-black Gauss-Seidel sweeps before and after the coarse correction
-NU = 1
+NU = 2
 #: largest grid (pixels) solved directly
 COARSE_SIZE = 64
 
