@@ -1,0 +1,165 @@
+"""Points where the initial set has none, from an occlusion-robust plane sweep of the views.
+
+Edge detectors (EPI lines, Sobel maxima, COLMAP features) leave gaps: weakly textured surfaces and,
+above all, the background beside an occluding contour, where lines of the background end at the
+occluder and no detector fires.  Diffusion fills such a gap with a ramp between the labels on its
+rims, so the foreground bleeds into the background over the whole gap.  A plane sweep sees those
+pixels directly: for each disparity d it warps the views into the reference view, takes the mean
+absolute error over subsets of views that lie on one side of the reference (left or right, up
+or down; a background pixel beside an occluder is hidden only on one side), averages it over a
+small window, and keeps the best subset.  The winner-take-all disparity, refined by a parabola,
+becomes a new point where it is unambiguous (its second-best minimum, away from the best, costs
+clearly more).
+
+    new = densify_points(ref, views, offsets, points, disp_range)
+
+ref [H, W, 3], views [K, H, W, 3] in 0..1, offsets [K, 2] as (u, v) (light-field convention:
+view k sees reference pixel (x, y) at (x - d u, y - d v)), points the existing PointSet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diffdepth.points.base import PointSet
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Settings of the plane sweep and of the points it adds."""
+
+    step: float = 0.05  # disparity step of the sweep (px per view step)
+    window: int = 5  # side of the box over which per-pixel errors are averaged (odd)
+    exclude: float = 0.2  # the second-best minimum lies farther than this from the best
+    min_ratio: float = 1.1  # keep an estimate whose second-best cost >= this x its best cost
+    grid: int = 3  # candidate pixels every `grid` px in x and y
+    min_distance: float = 3.0  # candidates at least this far (px) from every existing point
+    max_levels: int = 256  # the step grows when the range would need more levels
+
+    def __post_init__(self) -> None:
+        if not self.step > 0 or self.window < 1 or self.window % 2 == 0:
+            raise ValueError("SweepConfig: step must be > 0 and window a positive odd number")
+        if self.grid < 1 or self.min_ratio < 1.0 or self.max_levels < 3:
+            raise ValueError("SweepConfig: grid >= 1, min_ratio >= 1 and max_levels >= 3")
+
+
+def _subsets(offsets: np.ndarray) -> np.ndarray:
+    """bool [S, K]: the views on one side of the reference, for each of up to four sides pairs
+    (left or up, right or down, left or down, right or up); empty and repeated sets dropped."""
+    u, v = offsets[:, 0], offsets[:, 1]
+    sets = [(u < 0) | (v < 0), (u > 0) | (v > 0), (u < 0) | (v > 0), (u > 0) | (v < 0)]
+    out: list[np.ndarray] = []
+    for s in sets:
+        if s.any() and not any((s == o).all() for o in out):
+            out.append(s)
+    if not out:
+        out.append(np.ones(len(offsets), dtype=bool))
+    return np.stack(out)
+
+
+def sweep_levels(disp_range: tuple[float, float], config: SweepConfig) -> np.ndarray:
+    """The disparities swept: float64 [L], from lo to hi."""
+    lo, hi = float(min(disp_range)), float(max(disp_range))
+    n = int(np.floor((hi - lo) / config.step)) + 1
+    n = min(max(n, 3), config.max_levels)
+    return np.linspace(lo, lo + max(hi - lo, 2 * config.step), n)
+
+
+def sweep_disparity(
+    ref: np.ndarray,
+    views: np.ndarray,
+    offsets: np.ndarray,
+    disp_range: tuple[float, float],
+    config: SweepConfig = SweepConfig(),  # noqa: B008 (frozen dataclass)
+    at: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Winner-take-all disparity of reference pixels and its ambiguity ratio.
+
+    ref [H, W, C], views [K, H, W, C], offsets [K, 2] (u, v); at int [M, 2] (x, y) pixels to
+    estimate (None: every pixel, results shaped [H, W]).  Returns disparity float32 [M]
+    (parabola-refined between levels) and ratio float32 [M] = (cost of the best minimum
+    farther than ``exclude`` from the winner) / (cost of the winner), >= 1, inf where there
+    is no other minimum, 1 where no subset of views sees the pixel.
+    """
+    from diffdepth.points import _sweep_numba as k
+
+    ref_c = np.ascontiguousarray(ref, dtype=np.float32)  # [H, W, C]
+    views_c = np.ascontiguousarray(views, dtype=np.float32)  # [K, H, W, C]
+    offs = np.ascontiguousarray(np.asarray(offsets, np.float64).reshape(-1, 2))
+    if len(offs) != views_c.shape[0] or len(offs) == 0:
+        raise ValueError(f"sweep_disparity: {views_c.shape[0]} views but {len(offs)} offsets")
+    if views_c.shape[1:] != ref_c.shape:
+        raise ValueError(f"sweep_disparity: views {views_c.shape} do not match ref {ref_c.shape}")
+    h, w, _ = ref_c.shape
+    full = at is None
+    if full:
+        yy, xx = np.mgrid[0:h, 0:w]
+        at = np.stack([xx.ravel(), yy.ravel()], axis=1)
+    px = np.ascontiguousarray(np.asarray(at)[:, 0], dtype=np.int64)
+    py = np.ascontiguousarray(np.asarray(at)[:, 1], dtype=np.int64)
+    radius = config.window // 2
+    need = np.zeros((h, w), dtype=bool)
+    need[py, px] = True
+    if radius > 0:
+        from scipy.ndimage import binary_dilation
+
+        need = binary_dilation(need, np.ones((config.window, config.window), dtype=bool))
+    member = _subsets(offs)
+    levels = sweep_levels(disp_range, config)
+    n_sub = member.shape[0]
+    volume = np.empty((len(levels), len(px)), np.float32)
+    costs = np.empty((n_sub, h, w), np.float32)
+    acc = np.empty((n_sub, h, w), np.float64)
+    cnt = np.empty_like(acc)
+    for i, d in enumerate(levels):
+        k.subset_costs(ref_c, views_c, offs, member, need, float(d), acc, cnt, costs)
+        k.box_min_at(costs, radius, px, py, volume[i])
+    step = levels[1] - levels[0]
+    exclude = max(1, int(round(config.exclude / step)))
+    best_idx = np.empty(len(px), np.int64)
+    best = np.empty(len(px), np.float32)
+    second = np.empty(len(px), np.float32)
+    k.best_two(volume, exclude, best_idx, best, second)
+    i0 = np.clip(best_idx, 1, len(levels) - 2)
+    cols = np.arange(len(px))
+    cl, cm, cr = (volume[i0 + o, cols].astype(np.float64) for o in (-1, 0, 1))
+    den = cl - 2.0 * cm + cr
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off = np.where(den > 1e-12, 0.5 * (cl - cr) / den, 0.0)
+        ratio = np.where(best > 0, second / best, np.inf).astype(np.float32)
+    off = np.where(np.isfinite(off), np.clip(off, -0.5, 0.5), 0.0)
+    disparity = (levels[i0] + off * step).astype(np.float32)
+    ratio[best >= 1.0] = 1.0  # no subset of views sees the pixel: not an estimate
+    if full:
+        return disparity.reshape(h, w), ratio.reshape(h, w)
+    return disparity, ratio
+
+
+def densify_points(
+    ref: np.ndarray,
+    views: np.ndarray,
+    offsets: np.ndarray,
+    points: PointSet,
+    disp_range: tuple[float, float],
+    config: SweepConfig = SweepConfig(),  # noqa: B008 (frozen dataclass)
+) -> PointSet:
+    """New points on a grid of the reference view, away from the existing points, labelled by
+    the plane sweep where it is unambiguous.  Returns only the new points (confidence in
+    0..1 from the ambiguity ratio); an empty set when none qualifies."""
+    from scipy.spatial import cKDTree
+
+    h, w = ref.shape[:2]
+    g = config.grid
+    yy, xx = np.mgrid[g // 2 : h : g, g // 2 : w : g]
+    cand = np.stack([xx.ravel(), yy.ravel()], axis=1)
+    if len(points):
+        dist, _ = cKDTree(points.xy).query(cand)
+        cand = cand[dist >= config.min_distance]
+    if len(cand) == 0:
+        return PointSet(np.zeros((0, 2)), np.zeros(0), np.zeros(0))
+    disparity, ratio = sweep_disparity(ref, views, offsets, disp_range, config, at=cand)
+    keep = ratio >= config.min_ratio
+    conf = np.clip((ratio[keep] - 1.0) / (config.min_ratio * 2.0 - 1.0), 0.0, 1.0)
+    return PointSet(cand[keep], disparity[keep], conf)
