@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -89,3 +91,84 @@ def test_initial_q_border_is_max():
     assert q.shape == (12, 15)
     assert torch.all(q[0] == q.max()) and torch.all(q[:, -1] == q.max())
     assert q[1:-1, 1:-1].min() >= 0
+
+
+def test_robust_order_sends_an_outlier_behind_its_neighbours():
+    from diffdepth.optimize import robust_order_key
+
+    # five points of one surface (labels ~1.0) and one outlier in front of them (2.0)
+    value = torch.tensor([1.00, 1.01, 0.99, 1.02, 0.98, 2.0])
+    neighbours = torch.tensor([[1, 2, 3, 4]] * 1 + [[0, 2, 3, 5]] * 5)
+    key = robust_order_key(value, neighbours)
+    assert int(torch.argmax(key)) == 5  # the outlier is the farthest in the order
+    # the SPEC's order puts it first
+    assert int(torch.argmin(-value)) == 5
+
+
+def test_robust_order_keeps_a_true_occlusion():
+    # a cluster of near points (label 2) beside far points (label 0): near ones stay in front
+    xy = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, 0.5]])
+    far = xy + torch.tensor([3.0, 0.0])
+    pts = torch.cat([xy, far])
+    value = torch.cat([torch.full((5,), 2.0), torch.zeros(5)]) + 0.01 * torch.arange(10)
+    model = DiffusionModel(pts, value, torch.zeros(8, 8), order="robust", neighbours=4)
+    key = model.occlusion_key()
+    assert key[:5].max() < key[5:].min()
+
+
+def test_robust_order_is_kept_within_a_phase_and_refreshed_between():
+    model, loss_fn, _ = _problem()
+    model = DiffusionModel(model.xy, model.value, model.Q, order="robust", neighbours=4)
+    k0 = model.occlusion_key().clone()
+    with torch.no_grad():
+        model.value.mul_(-1.0)  # reverses every label
+    assert torch.equal(model.occlusion_key(), k0)  # same phase: same order
+    model.refresh_order()
+    assert not torch.equal(model.occlusion_key(), k0)
+    seen = []
+    orig = model.refresh_order
+
+    def spy():
+        seen.append(1)
+        orig()
+
+    model.refresh_order = spy
+    optimize(model, loss_fn, OptimConfig(passes=1, iters_per_phase=1), progress=False)
+    assert len(seen) == len(GROUPS)
+
+
+def test_occlusion_cuts_between_near_and_far_points():
+    from diffdepth.optimize import occlusion_cuts
+
+    xy = np.array([[5.0, 5.0], [8.0, 5.0], [20.0, 5.0], [22.0, 5.0]])
+    value = np.array([2.0, 0.0, 1.0, 1.2])  # a near/far pair, and a pair on one surface
+    cut = occlusion_cuts(xy, value, (12, 30), radius=4.0, jump=0.5)
+    assert cut[5, 5] and cut[5, 6]  # the near point's pixel and its neighbour towards the far
+    assert cut.sum() == 2  # nothing at the far point, nothing at the same-surface pair
+    assert not occlusion_cuts(xy, value, (12, 30), radius=2.0, jump=0.5).any()
+    assert not occlusion_cuts(xy, value, (12, 30), radius=4.0, jump=3.0).any()
+
+
+def test_anchors_are_added_to_the_loss_and_hold_points_back():
+    model_a, loss_fn, _ = _problem(seed=3)
+    model_b, _, _ = _problem(seed=3)
+    free = OptimConfig(passes=1, iters_per_phase=10, phases=("value",), lr=(0.0, 0.05, 0.0, 0.0))
+    held = replace(free, prior_value=1e3)
+    v0 = model_a.value.detach().clone()
+    h_free = optimize(model_a, loss_fn, free, progress=False)
+    h_held = optimize(model_b, loss_fn, held, progress=False)
+    assert "prior" not in h_free.parts[0] and h_held.parts[-1]["prior"] > 0
+    moved_free = (model_a.value.detach() - v0).abs().mean()
+    moved_held = (model_b.value.detach() - v0).abs().mean()
+    assert moved_held < 0.5 * moved_free
+
+
+def test_light_field_preset_and_checks():
+    c = OptimConfig.light_field()
+    assert c.order == "robust" and c.cut_radius > 0 and c.prior_value > 0
+    assert (c.passes, c.iters_per_phase) == (5, 13)
+    assert OptimConfig.spec() == OptimConfig()
+    with pytest.raises(ValueError, match="order"):
+        OptimConfig(order="random")
+    with pytest.raises(ValueError, match="prior_xy"):
+        OptimConfig(prior_xy=-1.0)
