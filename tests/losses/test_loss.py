@@ -82,3 +82,33 @@ def test_bad_inputs_are_named():
     loss_fn = LightFieldLoss(ref, torch.rand(2, 3, 8, 9), [[1.0, 0.0], [0.0, 1.0]])
     with pytest.raises(ValueError, match="D must be"):
         loss_fn(torch.zeros(9, 8))
+
+
+def test_depth_edge_weight_marks_both_sides_of_a_jump_and_dilates():
+    from diffdepth.losses.loss import depth_edge_weight
+
+    D = torch.zeros(9, 12, dtype=torch.float64)
+    D[:, 6:] = 1.0  # a vertical depth edge between columns 5 and 6
+    D[:, :3] += 0.05 * torch.arange(3)  # a gentle slope stays unmasked
+    w0 = depth_edge_weight(D, LossConfig(edge_mask_jump=0.2, edge_mask_dilation=0))
+    assert torch.equal(w0.sum(0), torch.tensor([9.0] * 5 + [0.0, 0.0] + [9.0] * 5, dtype=D.dtype))
+    w2 = depth_edge_weight(D, LossConfig(edge_mask_jump=0.2, edge_mask_dilation=2))
+    assert (w2[:, 3:9] == 0).all() and (w2[:, :3] == 1).all() and (w2[:, 9:] == 1).all()
+    assert depth_edge_weight(D, LossConfig(edge_mask_jump=2.0)).min() == 1
+
+
+def test_edge_mask_removes_edge_pixels_from_the_error_term(make_lf, crosshair):
+    ref, views, off = make_lf(0.4, crosshair)
+    D = torch.full(ref.shape[1:], 0.4, dtype=torch.float64)
+    D[:, D.shape[1] // 2 :] = 1.2  # a wrong depth edge
+    D.requires_grad_()
+    plain = LossConfig(w_g=0.0, w_s=0.0)
+    masked = dataclasses.replace(plain, edge_mask_jump=0.2, edge_mask_dilation=1)
+    loss_p, parts_p, E_p = LightFieldLoss(ref, views, off, plain)(D)
+    loss_m, parts_m, E_m = LightFieldLoss(ref, views, off, masked)(D)
+    torch.testing.assert_close(E_m, E_p)  # the error map itself is not masked
+    (g,) = torch.autograd.grad(loss_m, D)
+    c = D.shape[1] // 2
+    assert (g[:, c - 2 : c + 2] == 0).all()  # no gradient from the masked columns
+    assert g[:, : c - 2].abs().sum() > 0
+    assert parts_m["error"] < parts_p["error"]

@@ -33,6 +33,13 @@ class LossConfig:
     eps: float = 1e-4
     # Views per VGG forward pass (bounds memory; activations are recomputed in backward).
     vgg_chunk: int = 4
+    # Depth-edge mask (0: off): pixels next to a jump of the current map larger than this (map
+    # units), dilated by edge_mask_dilation px, are left out of mean(E) and of the gradient
+    # reward. A pixel on a depth edge mixes foreground and background colours, and such
+    # pixels are explained best by a soft edge (the paper's Figure 6): left in, they pull the
+    # foreground outwards, one ramp of background at a time.
+    edge_mask_jump: float = 0.0
+    edge_mask_dilation: int = 2
 
     def __post_init__(self) -> None:
         if self.distance not in ("rgb", "vgg"):
@@ -41,7 +48,11 @@ class LossConfig:
             raise ValueError(
                 f"LossConfig.ssim_window must be 'box3' or 'gauss11', got {self.ssim_window!r}"
             )
-        for name in ("w_ssim", "w_g", "w_s", "occlusion_margin"):
+        if self.edge_mask_dilation < 0:
+            raise ValueError(
+                f"LossConfig.edge_mask_dilation must be >= 0, got {self.edge_mask_dilation}"
+            )
+        for name in ("w_ssim", "w_g", "w_s", "occlusion_margin", "edge_mask_jump"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"LossConfig.{name} must be >= 0, got {getattr(self, name)}")
         if not self.eps > 0:
@@ -51,8 +62,10 @@ class LossConfig:
 
     @classmethod
     def light_field(cls, **changes) -> LossConfig:
-        """Light field (small baseline): RGB error, no SSIM, w_g 0.01, w_s 0.05."""
-        return cls(**{"distance": "rgb", "w_ssim": 0.0, "w_g": 0.01, "w_s": 0.05, **changes})
+        """Light field (small baseline): RGB error, no SSIM, w_g 0.01, w_s 0.05, and the
+        depth-edge mask (jumps > 0.2 px per view step, dilated by 2 px)."""
+        base = {"distance": "rgb", "w_ssim": 0.0, "w_g": 0.01, "w_s": 0.05}
+        return cls(**{**base, "edge_mask_jump": 0.2, "edge_mask_dilation": 2, **changes})
 
     @classmethod
     def multi_view(cls, **changes) -> LossConfig:

@@ -3,6 +3,9 @@
     L = mean(E) + w_ssim (1 - SSIM) - w_g (mean|dx E| + mean|dy E|) + w_s E_S
     E(x, y) = sum_k M_k e_k / (sum_k M_k + eps),  e_k = mean_c |F(I_ref) - F(W_k[I_k])|
 
+(with LossConfig.edge_mask_jump > 0, E in the first two terms is multiplied by a mask that is
+0 next to the depth edges of D, see `depth_edge_weight`)
+
 with M_k the occlusion masks (recomputed every call, not differentiated), F the RGB image or
 the first VGG16 block, the SSIM term the masked mean over views of 1 - SSIM(I_ref, W_k[I_k])
 (RGB), and E_S the edge-aware smoothness of D guided by the reference image.
@@ -11,6 +14,7 @@ the first VGG16 block, the SSIM term the masked mean over views of 1 - SSIM(I_re
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
@@ -33,6 +37,25 @@ def masked_view_mean(values: Tensor, masks: Tensor, eps: float = 1e-4) -> Tensor
     Pixels that no view sees get 0. The masks carry no gradient."""
     masks = masks.detach().to(values.dtype)
     return torch.einsum("khw,khw->hw", masks, values) / (masks.sum(0) + eps)
+
+
+@torch.no_grad()
+def depth_edge_weight(D: Tensor, config: LossConfig) -> Tensor:
+    """0 on pixels within ``edge_mask_dilation`` px of a jump of D larger than
+    ``edge_mask_jump`` between 4-neighbours (both pixels of the jump), 1 elsewhere. -> [H, W]"""
+    D = D.detach()
+    jump = torch.zeros(D.shape, dtype=torch.bool, device=D.device)
+    dx = (D[:, 1:] - D[:, :-1]).abs() > config.edge_mask_jump
+    dy = (D[1:, :] - D[:-1, :]).abs() > config.edge_mask_jump
+    jump[:, 1:] |= dx
+    jump[:, :-1] |= dx
+    jump[1:, :] |= dy
+    jump[:-1, :] |= dy
+    r = config.edge_mask_dilation
+    if r > 0:
+        k = 2 * r + 1
+        jump = F.max_pool2d(jump[None, None].to(D.dtype), k, stride=1, padding=r)[0, 0] > 0
+    return (~jump).to(D.dtype)
 
 
 class LightFieldLoss:
@@ -103,8 +126,9 @@ class LightFieldLoss:
         else:
             e = view_errors(self.ref, self.views, self.offsets, D)  # [K, H, W]
         E = torch.einsum("khw,khw->hw", M, e) / denom  # [H, W]
-        err = E.mean()
-        reward = gradient_reward(E)
+        Ew = E if cfg.edge_mask_jump <= 0 else E * depth_edge_weight(D, cfg)
+        err = Ew.mean()
+        reward = gradient_reward(Ew)
         smooth = weighted_smoothness(D, self._wx, self._wy)
         loss = err + cfg.w_g * reward + cfg.w_s * smooth
         parts = {"error": err, "grad_reward": reward, "smoothness": smooth}
