@@ -88,7 +88,6 @@ def _schedule(optim, args):
 
 
 def _run_config(args):
-    from diffdepth.losses import LossConfig
     from diffdepth.pipeline import RunConfig
 
     optim = _schedule(RunConfig().optim, args)
@@ -99,7 +98,7 @@ def _run_config(args):
         device=args.device,
         seed=args.seed,
         optim=optim,
-        loss=replace(LossConfig(), distance=args.distance),
+        loss=replace(RunConfig().loss, distance=args.distance),
     )
 
 

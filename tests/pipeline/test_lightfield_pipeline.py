@@ -95,3 +95,37 @@ def test_points_far_outside_are_dropped_and_none_left_is_an_error(scene):
         run_lightfield(lf, far, RunConfig(optimize=False), progress=False)
     with pytest.raises(InputError, match="no points"):
         run_lightfield(lf, pts.subset(np.zeros(len(pts), bool)), RunConfig(), progress=False)
+
+
+def test_plain_run_is_the_spec_baseline(scene):
+    import torch
+
+    from diffdepth.diffuse import diffuse
+    from diffdepth.optimize import initial_q
+    from diffdepth.render import splat
+
+    lf, pts = scene
+    plain = run_lightfield(lf, pts, RunConfig(optimize=False), progress=False)
+    ref = torch.from_numpy(np.ascontiguousarray(lf.ref_view.transpose(2, 0, 1)))
+    v = torch.from_numpy(pts.value)
+    S, lam = splat(torch.from_numpy(pts.xy), v, torch.ones_like(v), -v, lf.gt.shape)
+    D = diffuse(S, lam, torch.exp(-initial_q(ref, 6.0)))
+    np.testing.assert_allclose(plain.disparity, D.numpy(), atol=1e-5)
+    assert plain.points_added == 0 and plain.timings["densify_s"] == 0.0
+
+
+def test_default_run_densifies_and_reports_it(scene, tmp_path):
+    import json
+
+    lf, pts = scene
+    config = RunConfig(optim=replace(OptimConfig.light_field(), passes=1, iters_per_phase=2))
+    result = run_lightfield(lf, pts, config, progress=False)
+    assert result.points_added > 0
+    assert len(result.points_final) == len(pts) + result.points_added
+    assert len(result.points_initial) == len(pts)
+    write_lightfield_outputs(result, lf, tmp_path / "out")
+    info = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert info["points_added"] == result.points_added
+    assert info["config"]["optim"]["order"] == "robust"
+    no_dense = run_lightfield(lf, pts, replace(config, densify=False), progress=False)
+    assert no_dense.points_added == 0 and len(no_dense.points_final) == len(pts)

@@ -23,6 +23,7 @@ from diffdepth.optimize import History, OptimConfig, optimize
 from diffdepth.pipeline.model import build_model, check_device, final_points, validate_points
 from diffdepth.pipeline.outputs import peak_rss_mib, staged_outputs, write_loss_csv
 from diffdepth.points.base import PointSet
+from diffdepth.points.sweep import SweepConfig, densify_points
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,11 @@ class RunConfig:
     device: str = "cpu"  # 'cpu' or 'cuda'
     seed: int = 0  # seeds torch (and the view subsets of multi-view runs)
     confidence_weights: bool = False  # initialise R = -log(confidence) when points have one
+    densify: bool = True  # before optimising, add plane-sweep points where the set has none
+    median_radius: int = 3  # colour-weighted median of the optimised map (0: none; SPEC 6)
     optim: OptimConfig = field(default_factory=OptimConfig.light_field)
-    loss: LossConfig = field(default_factory=LossConfig)
+    loss: LossConfig = field(default_factory=LossConfig.light_field)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
 
     def __post_init__(self) -> None:
         if self.views not in ("crosshair", "all"):
@@ -51,16 +55,37 @@ class RunConfig:
 @dataclass
 class LightFieldResult:
     disparity: np.ndarray  # float32 [H, W], reference view, HCI sign
-    points_initial: PointSet
+    points_initial: PointSet  # the points given (or detected), before densification
     points_final: PointSet
     history: History
     metrics: dict | None  # HCI metrics against ground truth, when there is one
-    timings: dict  # seconds: points, optimise, total
+    timings: dict  # seconds: points, densify, optimise, total; peak memory
     config: RunConfig
+    points_added: int = 0  # plane-sweep points added before optimising
 
 
 def lightfield_loss_views(lf: LightField, which: str) -> tuple[np.ndarray, np.ndarray]:
     return lf.crosshair() if which == "crosshair" else lf.all_views()
+
+
+def sweep_range(lf: LightField, points: PointSet) -> tuple[float, float]:
+    """Disparities the plane sweep covers: the scene's range when known, else the points'
+    (0.5th to 99.5th percentile, widened by a tenth of the span and 0.2 px per view step)."""
+    if lf.disp_range is not None:
+        return lf.disp_range
+    lo, hi = np.percentile(points.value, [0.5, 99.5])
+    pad = 0.1 * (hi - lo) + 0.2
+    return float(lo - pad), float(hi + pad)
+
+
+def merge_points(a: PointSet, b: PointSet) -> PointSet:
+    """The points of a and then of b (confidence kept only when both have one)."""
+    if len(b) == 0:
+        return a
+    conf = None
+    if a.confidence is not None and b.confidence is not None:
+        conf = np.concatenate([a.confidence, b.confidence])
+    return PointSet(np.concatenate([a.xy, b.xy]), np.concatenate([a.value, b.value]), conf)
 
 
 def run_lightfield(
@@ -72,6 +97,10 @@ def run_lightfield(
     """Dense disparity of the reference view of ``lf``.
 
     points: the initial points (reference-view pixels, disparity); None runs the EPI detector.
+    With ``config.optimize`` the points are densified by the plane sweep (``config.densify``),
+    optimised with ``config.optim`` and the map is post-filtered (``config.median_radius``);
+    without it the result is the plain diffusion of the points as the SPEC defines it
+    (occlusion order by label, smoothness from Sobel alone, no filter).
     """
     config = config or RunConfig()
     device = check_device(config.device)
@@ -88,13 +117,31 @@ def run_lightfield(
     points = validate_points(points, ref.shape[:2], source)
     t_points = time.perf_counter() - t0
 
-    model = build_model(ref, points, config.optim, device, config.confidence_weights)
     history = History()
+    n_added = 0
     if config.optimize:
+        model_points = points
+        if config.densify and lf.grid[0] * lf.grid[1] > 1:
+            views, offsets = lightfield_loss_views(lf, config.views)
+            added = densify_points(
+                ref, views, offsets, points, sweep_range(lf, points), config.sweep
+            )
+            n_added = len(added)
+            model_points = merge_points(points, added)
+        t_dense = time.perf_counter() - t0 - t_points
+        model = build_model(ref, model_points, config.optim, device, config.confidence_weights)
         loss_fn = _make_loss(lf, config, device)
         history = optimize(model, loss_fn, config.optim, progress=progress)
+    else:
+        t_dense = 0.0
+        plain = dataclasses.replace(config.optim, order="depth", cut_radius=0.0)
+        model = build_model(ref, points, plain, device, config.confidence_weights)
     with torch.no_grad():
         disparity = model().detach().float().cpu().numpy()
+    if config.optimize and config.median_radius > 0:
+        from diffdepth.postfilter import weighted_median
+
+        disparity = weighted_median(disparity, ref, config.median_radius)
     t_total = time.perf_counter() - t0
 
     metrics = None
@@ -108,9 +155,11 @@ def run_lightfield(
         points_final=final_points(model),
         history=history,
         metrics=metrics,
+        points_added=n_added,
         timings={
             "points_s": t_points,
-            "optimize_s": t_total - t_points,
+            "densify_s": t_dense,
+            "optimize_s": t_total - t_points - t_dense,
             "total_s": t_total,
             "peak_rss_mib": peak_rss_mib(),
         },
@@ -155,7 +204,13 @@ def write_lightfield_outputs(
         write_points_csv(stage / "points_initial.csv", result.points_initial)
         write_points_csv(stage / "points_final.csv", result.points_final)
         viz.save_loss_png(stage / "loss.png", result.history.loss, result.history.group)
-        info = {"config": result.config.to_dict(), "timings": result.timings, "scene": lf.name}
+        info = {
+            "config": result.config.to_dict(),
+            "timings": result.timings,
+            "scene": lf.name,
+            "points_initial": len(result.points_initial),
+            "points_added": result.points_added,
+        }
         if extra:
             info.update(extra)
         (stage / "config.json").write_text(json.dumps(info, indent=2, default=str))

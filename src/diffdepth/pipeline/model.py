@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from diffdepth.io.errors import InputError
-from diffdepth.optimize import DiffusionModel, OptimConfig, initial_q
+from diffdepth.optimize import DiffusionModel, OptimConfig, initial_q, occlusion_cuts
 from diffdepth.points.base import PointSet
 
 
@@ -38,9 +38,16 @@ def build_model(
     device: torch.device,
     confidence_weights: bool = False,
 ) -> DiffusionModel:
-    """The diffusion model at its initial state: R = 0 (or -log confidence), Q from Sobel."""
+    """The diffusion model at its initial state: R = 0 (or -log confidence), Q from Sobel (plus
+    the occlusion cuts of the points when ``optim.cut_radius`` > 0), the occlusion order of
+    ``optim.order``."""
     img = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().to(device)
     Q = initial_q(img, optim.q_scale)
+    if optim.cut_radius > 0:
+        cut = occlusion_cuts(
+            points.xy, points.value, tuple(Q.shape), optim.cut_radius, optim.cut_jump
+        )
+        Q[torch.from_numpy(cut).to(device)] += optim.cut_strength
     R = None
     if confidence_weights and points.confidence is not None:
         conf = np.clip(points.confidence, 1e-3, 1.0)
@@ -52,6 +59,8 @@ def build_model(
         R,
         tol=optim.tol,
         maxiter=optim.maxiter,
+        order=optim.order,
+        neighbours=optim.order_neighbours,
     )
 
 
