@@ -72,7 +72,7 @@ def main() -> None:
     res = {
         "machine": machine_info(),
         "splat": bench_splat(a.repeats),
-        "diffuse": bench_diffuse(max(3, a.repeats // 2 + 1)),
+        "diffuse": bench_diffuse(max(3, a.repeats // 2 + 1), spsolve_repeats=3),
     }
     print(json.dumps(res, indent=2))
     if a.markdown:

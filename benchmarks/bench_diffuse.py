@@ -10,7 +10,8 @@ Measured (warm-up, then ``repeats`` rounds of the four variants interleaved, med
 solve, and forward + one backward with
 a random upstream gradient, at 512x512 and 1024x1024, cold and warm-started (the forward x0 and
 the adjoint start come from a solve of a problem whose lam and theta differ by 1 %), with
-iteration counts; and ``scipy.sparse.linalg.spsolve`` on the same 512x512 system.
+iteration counts; and ``scipy.sparse.linalg.spsolve`` on the same 512x512 system, timed between
+the rounds of the 512x512 case.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_diffuse.py [--repeats 5] [--out FILE.json]
 """
@@ -55,7 +56,9 @@ def hard_problem(H: int, W: int, cells: int | None = None, seed: int = 0):
     return S, lam, theta
 
 
-def _case(H: int, W: int, repeats: int, tol: float) -> dict:
+def _case(H: int, W: int, repeats: int, tol: float, between=None) -> dict:
+    """Timings of the four variants at H x W; ``between(round)`` runs after every round (the
+    512x512 case times spsolve there, so that it meets the same spells of a busy machine)."""
     S, lam, theta = (torch.from_numpy(a) for a in hard_problem(H, W))
     rng = np.random.default_rng(1)
     g = torch.from_numpy(rng.standard_normal((H, W)))
@@ -86,11 +89,13 @@ def _case(H: int, W: int, repeats: int, tol: float) -> dict:
     infos = {}
     for v in variants:  # warm-up
         infos[v] = run(*v)
-    for _ in range(repeats):
+    for i in range(repeats):
         for v in variants:
             t0 = time.perf_counter()
             infos[v] = run(*v)
             times[v].append(time.perf_counter() - t0)
+        if between is not None:
+            between(i)
     out = {}
     for (warm, backward), ts in times.items():
         info = infos[(warm, backward)]
@@ -123,16 +128,22 @@ def bench_diffuse(repeats: int = 5, tol: float = 1e-6, spsolve_repeats: int = 2)
         "tol": tol,
         "repeats": repeats,
     }
-    for n in (512, 1024):
-        result[f"diffuse_{n}"] = _case(n, n, repeats, tol)
     S, lam, theta = hard_problem(512, 512)
     A = assemble_scipy(lam, theta).tocsc()
     b = (lam * S).ravel()
     times = []
-    for _ in range(spsolve_repeats):
-        t0 = time.perf_counter()
-        x = spla.spsolve(A, b)
-        times.append(time.perf_counter() - t0)
+    every = max(1, repeats // max(1, spsolve_repeats))
+    solution = {}
+
+    def spsolve_round(i: int) -> None:
+        if i % every == 0 and len(times) < spsolve_repeats:
+            t0 = time.perf_counter()
+            solution["x"] = spla.spsolve(A, b)
+            times.append(time.perf_counter() - t0)
+
+    result["diffuse_512"] = _case(512, 512, repeats, tol, between=spsolve_round)
+    result["diffuse_1024"] = _case(1024, 1024, repeats, tol)
+    x = solution["x"]
     D = DiffusionSolver(tol=tol)(*(torch.from_numpy(a) for a in (S, lam, theta))).numpy()
     result["spsolve_512"] = {
         "seconds": statistics.median(times),

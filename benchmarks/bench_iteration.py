@@ -2,8 +2,9 @@
 
 50k points (the noisy-points protocol with 49 per 16x16 tile) on antinous 512x512 when
 ../shared/data is present (else the synthetic light field at 512x512), crosshair views, RGB and
-VGG distances. Warm-up (which also warm-starts the solver), then the median of ``repeats``
-iterations, with a breakdown of the parts.
+VGG distances, with the light-field presets of a default run (robust occlusion order, occlusion
+cuts, depth-edge mask, anchors; a value phase). Warm-up (which also warm-starts the solver),
+then the median of ``repeats`` iterations, with a breakdown of the parts.
 
     python benchmarks/bench_iteration.py [repeats] [--vgg-repeats N]
 """
@@ -14,7 +15,6 @@ import argparse
 import json
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,8 @@ from benchmarks._machine import machine_info
 from benchmarks._runs import SHARED
 from diffdepth.io import read_lightfield
 from diffdepth.losses import LightFieldLoss, LossConfig
-from diffdepth.optimize import DiffusionModel, initial_q
+from diffdepth.optimize import OptimConfig, anchor_penalty
+from diffdepth.pipeline.model import build_model
 from diffdepth.points.sampling import noisy_edge_points
 
 ANTINOUS = SHARED / "data" / "hci" / "antinous"
@@ -42,16 +43,17 @@ def bench_iteration(distance: str, repeats: int, lf=None, device: str = "cpu") -
     lf = lf or load_scene()
     dev = torch.device(device)
     ref = torch.from_numpy(np.ascontiguousarray(lf.ref_view.transpose(2, 0, 1))).to(dev)
+    ref = ref.float()
     pts = noisy_edge_points(lf.ref_view, lf.gt, per_tile=49, seed=0)
     views, offsets = lf.crosshair()
     views_t = torch.from_numpy(np.ascontiguousarray(views.transpose(0, 3, 1, 2))).to(dev)
     loss_fn = LightFieldLoss(
-        ref, views_t, torch.from_numpy(offsets).to(dev), replace(LossConfig(), distance=distance)
+        ref, views_t, torch.from_numpy(offsets).to(dev), LossConfig.light_field(distance=distance)
     )
-    model = DiffusionModel(
-        torch.from_numpy(pts.xy).to(dev), torch.from_numpy(pts.value).to(dev), initial_q(ref, 6.0)
-    )
-    opt = torch.optim.Adam([model.value], lr=0.015)
+    config = OptimConfig.light_field()
+    model = build_model(lf.ref_view, pts, config, dev)
+    value0, xy0 = model.value.detach().clone(), model.xy.detach().clone()
+    opt = torch.optim.Adam([model.value], lr=config.learning_rate("value", 0))
     parts = {"splat": [], "solve": [], "loss": [], "backward": [], "step": [], "total": []}
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
@@ -63,6 +65,7 @@ def bench_iteration(distance: str, repeats: int, lf=None, device: str = "cpu") -
         D = model.solver(S, lam, torch.exp(-model.Q))
         t.append(time.perf_counter())
         loss, _, _ = loss_fn(D)
+        loss = loss + anchor_penalty(model, value0, xy0, config)
         t.append(time.perf_counter())
         loss.backward()
         sync()
