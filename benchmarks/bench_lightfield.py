@@ -7,6 +7,7 @@ Initial points: in every 16x16 tile the 20 pixels of largest grey Sobel magnitud
 reference scorer on its ``disparity.pfm``.
 
     python -m benchmarks.bench_lightfield [--variants plain,rgb,supervised,vgg] [--device cpu]
+    (also rgb_all_views, rgb_1pass, vgg_1pass)
         [--out runs/bench_lightfield] [--results benchmarks/results/lightfield]
 """
 
@@ -28,6 +29,9 @@ VARIANTS = {
     "supervised": ["--supervised"],
     "vgg": ["--distance", "vgg"],
     "rgb_all_views": ["--views", "all"],
+    # one pass of the four phases: VGG costs about 19 s per iteration on a 2-core CPU
+    "rgb_1pass": ["--passes", "1"],
+    "vgg_1pass": ["--distance", "vgg", "--passes", "1"],
 }
 KEYS = ["mse_x100", "badpix_0.07", "badpix_0.03", "badpix_0.01", "q25_x100"]
 
