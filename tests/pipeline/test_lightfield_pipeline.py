@@ -129,3 +129,23 @@ def test_default_run_densifies_and_reports_it(scene, tmp_path):
     assert info["config"]["optim"]["order"] == "robust"
     no_dense = run_lightfield(lf, pts, replace(config, densify=False), progress=False)
     assert no_dense.points_added == 0 and len(no_dense.points_final) == len(pts)
+
+
+def test_edge_refinement_runs_after_optimising_and_helps_beside_edges(scene):
+    from scipy import ndimage
+
+    lf, pts = scene
+    config = RunConfig(optim=replace(OptimConfig.light_field(), passes=1, iters_per_phase=4))
+    refined = run_lightfield(lf, pts, config, progress=False)
+    kept = run_lightfield(lf, pts, replace(config, edge_refine=False), progress=False)
+    assert refined.pixels_refined > 0 and kept.pixels_refined == 0
+    assert "postprocess_s" in refined.timings
+    gy, gx = np.gradient(lf.gt)
+    beside = ndimage.binary_dilation(np.hypot(gx, gy) > 0.1, iterations=5)
+    bad = {
+        n: (np.abs(r.disparity - lf.gt) > 0.07)[beside].mean()
+        for n, r in (("refined", refined), ("kept", kept))
+    }
+    assert bad["refined"] < bad["kept"], bad
+    plain = run_lightfield(lf, pts, RunConfig(optimize=False), progress=False)
+    assert plain.pixels_refined == 0

@@ -24,6 +24,7 @@ from diffdepth.pipeline.model import build_model, check_device, final_points, va
 from diffdepth.pipeline.outputs import peak_rss_mib, staged_outputs, write_loss_csv
 from diffdepth.points.base import PointSet
 from diffdepth.points.sweep import SweepConfig, densify_points
+from diffdepth.refine import EdgeRefineConfig
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,11 @@ class RunConfig:
     confidence_weights: bool = False  # initialise R = -log(confidence) when points have one
     densify: bool = True  # before optimising, add plane-sweep points where the set has none
     median_radius: int = 3  # colour-weighted median of the optimised map (0: none; SPEC 6)
+    edge_refine: bool = True  # after optimising, re-choose the pixels beside depth edges
     optim: OptimConfig = field(default_factory=OptimConfig.light_field)
     loss: LossConfig = field(default_factory=LossConfig.light_field)
     sweep: SweepConfig = field(default_factory=SweepConfig)
+    refine: EdgeRefineConfig = field(default_factory=EdgeRefineConfig)
 
     def __post_init__(self) -> None:
         if self.views not in ("crosshair", "all"):
@@ -62,6 +65,7 @@ class LightFieldResult:
     timings: dict  # seconds: points, densify, optimise, total; peak memory
     config: RunConfig
     points_added: int = 0  # plane-sweep points added before optimising
+    pixels_refined: int = 0  # pixels the edge refinement changed
 
 
 def lightfield_loss_views(lf: LightField, which: str) -> tuple[np.ndarray, np.ndarray]:
@@ -138,10 +142,11 @@ def run_lightfield(
         model = build_model(ref, points, plain, device, config.confidence_weights)
     with torch.no_grad():
         disparity = model().detach().float().cpu().numpy()
-    if config.optimize and config.median_radius > 0:
-        from diffdepth.postfilter import weighted_median
-
-        disparity = weighted_median(disparity, ref, config.median_radius)
+    t_refine = time.perf_counter()
+    n_refined = 0
+    if config.optimize:
+        disparity, n_refined = postprocess(lf, disparity, config)
+    t_refine = time.perf_counter() - t_refine
     t_total = time.perf_counter() - t0
 
     metrics = None
@@ -156,15 +161,37 @@ def run_lightfield(
         history=history,
         metrics=metrics,
         points_added=n_added,
+        pixels_refined=n_refined,
         timings={
             "points_s": t_points,
             "densify_s": t_dense,
-            "optimize_s": t_total - t_points - t_dense,
+            "optimize_s": t_total - t_points - t_dense - t_refine,
+            "postprocess_s": t_refine,
             "total_s": t_total,
             "peak_rss_mib": peak_rss_mib(),
         },
         config=config,
     )
+
+
+def postprocess(lf: LightField, disparity: np.ndarray, config: RunConfig) -> tuple[np.ndarray, int]:
+    """The steps after the optimisation: the colour-weighted median, then (with more than one
+    view) the edge refinement on the central row and column of views and a second median that
+    removes its isolated choices.  Returns the map and the number of pixels refined."""
+    from diffdepth.postfilter import weighted_median
+
+    ref = lf.ref_view
+    if config.median_radius > 0:
+        disparity = weighted_median(disparity, ref, config.median_radius)
+    n_refined = 0
+    if config.edge_refine and lf.grid[0] * lf.grid[1] > 1:
+        from diffdepth.refine import refine_edges
+
+        views, offsets = lightfield_loss_views(lf, "crosshair")
+        disparity, n_refined = refine_edges(disparity, ref, views, offsets, config.refine)
+        if config.median_radius > 0 and n_refined:
+            disparity = weighted_median(disparity, ref, config.median_radius)
+    return disparity, n_refined
 
 
 def _make_loss(lf: LightField, config: RunConfig, device: torch.device):
@@ -210,6 +237,7 @@ def write_lightfield_outputs(
             "scene": lf.name,
             "points_initial": len(result.points_initial),
             "points_added": result.points_added,
+            "pixels_refined": result.pixels_refined,
         }
         if extra:
             info.update(extra)

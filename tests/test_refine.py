@@ -1,0 +1,110 @@
+"""The edge refinement: compiled kernels against their numpy definitions, and known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from diffdepth import _refine_numba as k
+from diffdepth.points.sweep import _subsets
+from diffdepth.refine import (
+    EdgeRefineConfig,
+    aggregate_reference,
+    edge_mask,
+    map_costs_reference,
+    refine_edges,
+)
+
+
+def _crosshair(n=2):
+    offs = [(u, 0) for u in range(-n, n + 1) if u] + [(0, v) for v in range(-n, n + 1) if v]
+    return np.array(offs, np.float64)
+
+
+@pytest.mark.parametrize("shape,channels", [((9, 14), 3), ((13, 7), 1), ((1, 12), 3)])
+def test_map_costs_matches_reference(shape, channels):
+    rng = np.random.default_rng(0)
+    h, w = shape
+    ref = rng.random((h, w, channels)).astype(np.float32)
+    offs = _crosshair()
+    views = rng.random((len(offs), h, w, channels)).astype(np.float32)
+    D = rng.uniform(-1.7, 2.3, (h, w))  # samples fall partly outside the image
+    member = _subsets(offs)
+    out = np.empty((len(member), h, w), np.float32)
+    k.map_costs(ref, views, offs, member, D, np.ones((h, w), bool), out)
+    want = map_costs_reference(ref, views, offs, member, D)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+    assert (want == 100.0).any() or h == 1  # some pixel is seen by no view of a subset
+
+
+def test_aggregation_matches_reference():
+    rng = np.random.default_rng(1)
+    h, w, r, gamma = 11, 16, 2, 0.1
+    ref = rng.random((h, w, 3)).astype(np.float32)
+    costs = rng.random((3, h, w)).astype(np.float32)
+    py, px = (a.astype(np.int64) for a in np.nonzero(rng.random((h, w)) < 0.4))
+    wts = np.empty((len(px), (2 * r + 1) ** 2), np.float32)
+    k.support_weights(ref, py, px, r, 1.0 / gamma, wts)
+    out = np.empty(len(px), np.float32)
+    k.aggregate_min(costs, wts, py, px, r, out)
+    np.testing.assert_allclose(out, aggregate_reference(costs, ref, py, px, r, gamma), rtol=1e-5)
+
+
+def _two_layer_scene(h=48, w=64, d_fg=2.0, n=2):
+    """A textured square at disparity d_fg in front of a textured wall at disparity 0, seen by
+    a crosshair of views with integer shifts (exact rendering), and the true map."""
+    rng = np.random.default_rng(3)
+    wall = ndimage.uniform_filter(rng.random((h, w, 3)), (3, 3, 1))
+    tex = ndimage.uniform_filter(rng.random((h, w, 3)), (3, 3, 1))
+    inside = np.zeros((h, w), bool)
+    inside[14:34, 20:44] = True
+    offs = _crosshair(n)
+    views = []
+    for u, v in offs:
+        # view sees reference pixel (x, y) of the square at (x - d u, y - d v)
+        s = (int(-d_fg * v), int(-d_fg * u))
+        moved = np.roll(inside, s, axis=(0, 1))
+        img = wall.copy()
+        img[moved] = np.roll(tex, s, axis=(0, 1))[moved]
+        views.append(img)
+    ref = wall.copy()
+    ref[inside] = tex[inside]
+    gt = np.where(inside, d_fg, 0.0)
+    return ref.astype(np.float32), np.stack(views).astype(np.float32), offs, gt, inside
+
+
+def test_halo_beside_an_occluder_is_removed():
+    ref, views, offs, gt, inside = _two_layer_scene()
+    halo = ndimage.binary_dilation(inside, iterations=4) & ~inside
+    D = np.where(inside | halo, 2.0, 0.0)  # the foreground spread 4 px onto the wall
+    out, changed = refine_edges(D, ref, views, offs)
+    assert changed > 0
+    wrong_before = (np.abs(D - gt) > 0.07)[halo].mean()
+    wrong_after = (np.abs(out - gt) > 0.07)[halo].mean()
+    assert wrong_before == 1.0 and wrong_after < 0.1
+    assert (np.abs(out - gt) > 0.07)[inside].mean() < 0.05  # the square keeps its value
+
+
+def test_correct_map_and_smooth_map_are_left_alone():
+    ref, views, offs, gt, _ = _two_layer_scene()
+    out, _ = refine_edges(gt, ref, views, offs)
+    assert (np.abs(out - gt) > 0.07).mean() < 0.01
+    ramp = np.tile(np.linspace(0.0, 1.0, gt.shape[1]), (gt.shape[0], 1))  # no discontinuity
+    assert not edge_mask(ramp, EdgeRefineConfig()).any()
+    out, changed = refine_edges(ramp, ref, views, offs)
+    assert changed == 0 and np.array_equal(out, ramp.astype(np.float32))
+
+
+def test_bad_input_is_rejected():
+    ref, views, offs, gt, _ = _two_layer_scene()
+    with pytest.raises(ValueError, match="do not match"):
+        refine_edges(gt[:, :-1], ref, views, offs)
+    with pytest.raises(ValueError, match="offsets"):
+        refine_edges(gt, ref, views, offs[:-1])
+    bad = gt.copy()
+    bad[3, 3] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        refine_edges(bad, ref, views, offs)
+    with pytest.raises(ValueError, match="odd"):
+        EdgeRefineConfig(window=4)
