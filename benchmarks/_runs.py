@@ -45,3 +45,16 @@ def score(est: Path, gt: Path, *extra: str) -> dict:
         check=True,
     )
     return json.loads(res.stdout)
+
+
+#: the shared scorer's figures every light-field table reports, and their column heads
+KEYS = ["mse_x100", "badpix_0.07", "badpix_0.03", "badpix_0.01", "q25_x100"]
+METRIC_HEAD = "| MSE x100 | BadPix 0.07 | BadPix 0.03 | BadPix 0.01 | Q25 x100 "
+
+
+def metric_cells(r: dict) -> str:
+    """The table cells of KEYS for one row (leading '| ', no trailing bar)."""
+    return (
+        f"| {r['mse_x100']:.3f} | {r['badpix_0.07']:.2f} | {r['badpix_0.03']:.2f} "
+        f"| {r['badpix_0.01']:.2f} | {r['q25_x100']:.3f} "
+    )

@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks._machine import machine_info
-from benchmarks._runs import SHARED, score
+from benchmarks._runs import KEYS, METRIC_HEAD, SHARED, metric_cells, score
 from diffdepth.io import read_lightfield, write_pfm
 from diffdepth.losses import LossConfig
 from diffdepth.optimize import OptimConfig
@@ -30,7 +30,6 @@ from diffdepth.pipeline import RunConfig, run_lightfield
 from diffdepth.points.sampling import noisy_edge_points
 
 SCENE = SHARED / "data" / "hci" / "antinous"
-KEYS = ["mse_x100", "badpix_0.07", "badpix_0.03", "badpix_0.01", "q25_x100"]
 
 
 def variants() -> dict[str, RunConfig]:
@@ -112,14 +111,12 @@ def to_markdown(res: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}. Shared scorer on each "
         "variant's `disparity.pfm`; 'seconds' is the in-process run (points given).",
         "",
-        "| points: variant | MSE x100 | BadPix 0.07 | BadPix 0.03 | BadPix 0.01 | Q25 x100 "
-        "| added points | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| points: variant " + METRIC_HEAD + "| added points | refined pixels | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in res["rows"].items():
         lines.append(
-            f"| {name} | {r['mse_x100']:.3f} | {r['badpix_0.07']:.2f} | {r['badpix_0.03']:.2f} "
-            f"| {r['badpix_0.01']:.2f} | {r['q25_x100']:.3f} | {r['points_added']} "
+            f"| {name} " + metric_cells(r) + f"| {r['points_added']} | {r['pixels_refined']} "
             f"| {r['seconds']:.1f} |"
         )
     return "\n".join(lines) + "\n"

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from benchmarks._machine import machine_info
-from benchmarks._runs import SHARED, run_cli, score
+from benchmarks._runs import KEYS, METRIC_HEAD, SHARED, metric_cells, run_cli, score
 from diffdepth.io import read_lightfield, write_points_csv
 from diffdepth.points.sampling import noisy_edge_points
 
@@ -33,7 +33,6 @@ VARIANTS = {
     "rgb_1pass": ["--passes", "1"],
     "vgg_1pass": ["--distance", "vgg", "--passes", "1"],
 }
-KEYS = ["mse_x100", "badpix_0.07", "badpix_0.03", "badpix_0.01", "q25_x100"]
 
 
 def main() -> None:
@@ -85,15 +84,12 @@ def to_markdown(res: dict) -> str:
         f"cores, torch {m['torch']}" + (f", GPU {m['gpu']}" if "gpu" in m else "") + ".",
         "Metrics from the shared scorer (`score_disparity.py`, 15 px border) on `disparity.pfm`.",
         "",
-        "| variant | MSE x100 | BadPix 0.07 | BadPix 0.03 | BadPix 0.01 | Q25 x100 | wall s "
-        "| peak MiB |",
+        "| variant " + METRIC_HEAD + "| wall s | peak MiB |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in res["variants"].items():
         lines.append(
-            f"| {name} | {r['mse_x100']:.3f} | {r['badpix_0.07']:.2f} | {r['badpix_0.03']:.2f} "
-            f"| {r['badpix_0.01']:.2f} | {r['q25_x100']:.3f} | {r['wall_s']:.1f} "
-            f"| {r['peak_rss_mib']:.0f} |"
+            f"| {name} " + metric_cells(r) + f"| {r['wall_s']:.1f} | {r['peak_rss_mib']:.0f} |"
         )
     return "\n".join(lines) + "\n"
 
