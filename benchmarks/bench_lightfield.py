@@ -8,7 +8,10 @@ reference scorer on its ``disparity.pfm``.
 
     python -m benchmarks.bench_lightfield [--variants plain,rgb,supervised,vgg] [--device cpu]
     (also rgb_all_views, rgb_1pass, vgg_1pass)
-        [--out runs/bench_lightfield] [--results benchmarks/results/lightfield]
+        [--out runs/bench_lightfield] [--results benchmarks/results/lightfield] [--merge]
+
+``--merge`` keeps the rows of the existing results for the variants not run this time (VGG
+takes about 15 minutes on a 2-core CPU; the cheap variants can be re-run alone).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=Path("runs/bench_lightfield"))
     p.add_argument("--results", type=Path, default=Path("benchmarks/results/lightfield"))
+    p.add_argument("--merge", action="store_true", help="keep earlier rows of other variants")
     a = p.parse_args()
     if not SCENE.exists():
         raise SystemExit(f"{SCENE} is absent: this benchmark needs ../shared/data")
@@ -61,6 +65,10 @@ def main() -> None:
         run["optimise_s"] = round(timings["optimize_s"], 1)
         rows[name] = {**run, **{k: metrics[k] for k in KEYS}}
         print(name, json.dumps(rows[name]), flush=True)
+    old = a.results.with_suffix(".json")
+    if a.merge and old.exists():
+        earlier = json.loads(old.read_text())["variants"]
+        rows = {**{k: v for k, v in earlier.items() if k not in rows}, **rows}
     res = {"machine": machine_info(), "device": a.device, "points": len(pts), "variants": rows}
     if "plain" in rows:
         for name, row in rows.items():
