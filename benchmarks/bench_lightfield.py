@@ -68,7 +68,8 @@ def main() -> None:
     old = a.results.with_suffix(".json")
     if a.merge and old.exists():
         earlier = json.loads(old.read_text())["variants"]
-        rows = {**{k: v for k, v in earlier.items() if k not in rows}, **rows}
+        merged = {**earlier, **rows}
+        rows = {k: merged[k] for k in VARIANTS if k in merged}
     res = {"machine": machine_info(), "device": a.device, "points": len(pts), "variants": rows}
     if "plain" in rows:
         for name, row in rows.items():
