@@ -57,6 +57,21 @@ def test_run_no_optimize_writes_outputs(tiny_hci, tmp_path, capsys):
     assert (tmp_path / "o" / "metrics.json").exists()
 
 
+def test_run_records_the_edge_refinement_and_no_refine_skips_it(tiny_hci, tmp_path, capsys):
+    import json
+
+    folder, lf = tiny_hci
+    pts = _points_csv(tmp_path / "p.csv", lf, n=200)
+    info = {}
+    for name, extra in (("on", []), ("off", ["--no-refine"])):
+        args = ["run", folder, "--out", tmp_path / name, "--points", pts, "--quiet"]
+        code, err = _run(capsys, *args, "--passes", "1", "--iters", "2", *extra)
+        assert code == 0, err
+        info[name] = json.loads((tmp_path / name / "config.json").read_text())
+    assert info["on"]["config"]["edge_refine"] and info["on"]["pixels_refined"] > 0
+    assert not info["off"]["config"]["edge_refine"] and info["off"]["pixels_refined"] == 0
+
+
 @pytest.mark.parametrize("case", ["missing_view", "wrong_size", "corrupt_png"])
 def test_bad_scene(tiny_hci, tmp_path, capsys, case):
     from PIL import Image

@@ -37,6 +37,9 @@ def _add_common_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--passes", type=int, default=None, help="passes over the phases (default 5)")
     p.add_argument("--iters", type=int, default=None, help="Adam steps per phase")
+    p.add_argument(
+        "--no-refine", action="store_true", help="light fields: no edge refinement after optimising"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -99,6 +102,7 @@ def _run_config(args):
         seed=args.seed,
         optim=optim,
         loss=replace(RunConfig().loss, distance=args.distance),
+        edge_refine=not args.no_refine,
     )
 
 
