@@ -59,6 +59,7 @@ def test_supervised_optimisation_reduces_error(scene):
     plain = run_lightfield(lf, pts, replace(config, optimize=False), progress=False)
     result = run_lightfield(lf, pts, config, progress=False)
     assert result.metrics["mse_x100"] < 0.8 * plain.metrics["mse_x100"]
+    assert result.pixels_refined == 0  # the edge refinement is photometric: not after this
 
 
 def test_outputs_are_complete(short_run, scene, tmp_path):

@@ -40,6 +40,7 @@ class RunConfig:
     densify: bool = True  # before optimising, add plane-sweep points where the set has none
     median_radius: int = 3  # colour-weighted median of the optimised map (0: none; SPEC 6)
     edge_refine: bool = True  # after optimising, re-choose the pixels beside depth edges
+    # (photometric: not after a supervised run, which fits the ground truth itself)
     optim: OptimConfig = field(default_factory=OptimConfig.light_field)
     loss: LossConfig = field(default_factory=LossConfig.light_field)
     sweep: SweepConfig = field(default_factory=SweepConfig)
@@ -176,15 +177,16 @@ def run_lightfield(
 
 def postprocess(lf: LightField, disparity: np.ndarray, config: RunConfig) -> tuple[np.ndarray, int]:
     """The steps after the optimisation: the colour-weighted median, then (with more than one
-    view) the edge refinement on the central row and column of views and a second median that
-    removes its isolated choices.  Returns the map and the number of pixels refined."""
+    view, after a self-supervised run) the edge refinement on the central row and column of
+    views and a second median that removes its isolated choices.  Returns the map and the
+    number of pixels refined."""
     from diffdepth.postfilter import weighted_median
 
     ref = lf.ref_view
     if config.median_radius > 0:
         disparity = weighted_median(disparity, ref, config.median_radius)
     n_refined = 0
-    if config.edge_refine and lf.grid[0] * lf.grid[1] > 1:
+    if config.edge_refine and not config.supervised and lf.grid[0] * lf.grid[1] > 1:
         from diffdepth.refine import refine_edges
 
         views, offsets = lightfield_loss_views(lf, "crosshair")
