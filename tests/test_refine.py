@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from diffdepth import _refine_numba as k
-from diffdepth.points.sweep import _subsets
+from diffdepth.points.sweep import one_sided_subsets
 from diffdepth.refine import (
     EdgeRefineConfig,
     aggregate_reference,
@@ -30,7 +30,7 @@ def test_map_costs_matches_reference(shape, channels):
     offs = _crosshair()
     views = rng.random((len(offs), h, w, channels)).astype(np.float32)
     D = rng.uniform(-1.7, 2.3, (h, w))  # samples fall partly outside the image
-    member = _subsets(offs)
+    member = one_sided_subsets(offs)
     out = np.empty((len(member), h, w), np.float32)
     k.map_costs(ref, views, offs, member, D, np.ones((h, w), bool), out)
     want = map_costs_reference(ref, views, offs, member, D)

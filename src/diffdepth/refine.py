@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from diffdepth.points.sweep import _subsets
+from diffdepth.points.sweep import one_sided_subsets
 
 _DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
 
@@ -134,7 +134,7 @@ def refine_edges(
     itself by occlusion-aware photo-consistency.  Returns (float32 [H, W], pixels changed)."""
     from diffdepth import _refine_numba as k
 
-    D = np.asarray(D, np.float64)
+    D = np.array(D, np.float64)  # a private copy, updated in place
     ref_c = np.ascontiguousarray(ref, dtype=np.float32)
     views_c = np.ascontiguousarray(views, dtype=np.float32)
     offs = np.ascontiguousarray(np.asarray(offsets, np.float64).reshape(-1, 2))
@@ -154,7 +154,7 @@ def refine_edges(
     mask = edge_mask(D, config)
     if config.rounds == 0 or not mask.any():
         return D.astype(np.float32), 0
-    member = _subsets(offs)
+    member = one_sided_subsets(offs)
     py, px = (a.astype(np.int64) for a in np.nonzero(mask))
     r = config.window // 2
     need = ndimage.binary_dilation(mask, np.ones((config.window,) * 2, dtype=bool))
@@ -184,7 +184,6 @@ def refine_edges(
             better = (c < best) & (np.abs(cv - D[py, px]) > config.min_change)
             best = np.where(better, c, best)
             best_d = np.where(better, cv, best_d)
-        D = D.copy()
-        D[py, px] = best_d
+        D[py, px] = best_d  # every candidate of this round was taken from the map before
     changed = int((D != start).sum())
     return D.astype(np.float32), changed

@@ -45,7 +45,7 @@ class SweepConfig:
             raise ValueError("SweepConfig: grid >= 1, min_ratio >= 1 and max_levels >= 3")
 
 
-def _subsets(offsets: np.ndarray) -> np.ndarray:
+def one_sided_subsets(offsets: np.ndarray) -> np.ndarray:
     """bool [S, K]: the views on one side of the reference, for each of up to four sides pairs
     (left or up, right or down, left or down, right or up); empty and repeated sets dropped."""
     u, v = offsets[:, 0], offsets[:, 1]
@@ -106,7 +106,7 @@ def sweep_disparity(
         from scipy.ndimage import binary_dilation
 
         need = binary_dilation(need, np.ones((config.window, config.window), dtype=bool))
-    member = _subsets(offs)
+    member = one_sided_subsets(offs)
     levels = sweep_levels(disp_range, config)
     n_sub = member.shape[0]
     volume = np.empty((len(levels), len(px)), np.float32)
