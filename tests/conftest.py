@@ -33,3 +33,60 @@ def tsukuba() -> Path:
 @pytest.fixture
 def temple() -> Path:
     return shared_scene("mvs", "templeSparseRing")
+
+
+@pytest.fixture
+def tiny_hci(tmp_path):
+    """A 3x3 HCI-style light field folder from the synthetic generator (with ground truth)."""
+    import numpy as np
+    from PIL import Image
+
+    from diffdepth.io import write_pfm
+    from diffdepth.synth import make_lightfield
+
+    lf = make_lightfield(height=40, width=56, grid=(3, 3))
+    folder = tmp_path / "scene"
+    folder.mkdir()
+    for r in range(3):
+        for c in range(3):
+            img = (lf.views[r, c] * 255).round().astype(np.uint8)
+            Image.fromarray(img).save(folder / f"input_Cam{r * 3 + c:03d}.png")
+    write_pfm(folder / "gt_disp_lowres.pfm", lf.gt)
+    return folder, lf
+
+
+@pytest.fixture
+def points_csv():
+    """write(path, lf, n=60, seed=0): n points at random positions carrying the ground truth of
+    the light field ``lf`` there, as a points CSV; returns the path."""
+    import numpy as np
+
+    def write(path, lf, n=60, seed=0):
+        rng = np.random.default_rng(seed)
+        h, w = lf.gt.shape
+        x, y = rng.uniform(0, w - 1, n), rng.uniform(0, h - 1, n)
+        d = lf.gt[np.round(y).astype(int), np.round(x).astype(int)]
+        lines = ["x,y,disparity"] + [f"{a:.3f},{b:.3f},{c:.4f}" for a, b, c in zip(x, y, d)]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def write_colmap_scene():
+    """write(folder, scene, binary=True): a multi-view scene as a COLMAP folder (images/ and a
+    sparse/ model, with the scene's sparse points when it has any); returns the folder."""
+    import numpy as np
+    from PIL import Image
+
+    from diffdepth.io.colmap import write_colmap_model
+
+    def write(folder, scene, binary=True):
+        (folder / "images").mkdir(parents=True)
+        for name, img in zip(scene.names, scene.images):
+            Image.fromarray((img * 255).round().astype(np.uint8)).save(folder / "images" / name)
+        write_colmap_model(folder / "sparse", scene, binary=binary)
+        return folder
+
+    return write

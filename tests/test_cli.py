@@ -18,37 +18,9 @@ def _run(capsys, *args):
     return code, err
 
 
-@pytest.fixture
-def tiny_hci(tmp_path):
-    """A 3x3 HCI-style light field folder from the synthetic generator."""
-    from PIL import Image
-
-    from diffdepth.synth import make_lightfield
-
-    lf = make_lightfield(height=40, width=56, grid=(3, 3))
-    folder = tmp_path / "scene"
-    folder.mkdir()
-    for r in range(3):
-        for c in range(3):
-            img = (lf.views[r, c] * 255).round().astype(np.uint8)
-            Image.fromarray(img).save(folder / f"input_Cam{r * 3 + c:03d}.png")
-    write_pfm(folder / "gt_disp_lowres.pfm", lf.gt)
-    return folder, lf
-
-
-def _points_csv(path, lf, n=60, seed=0):
-    rng = np.random.default_rng(seed)
-    h, w = lf.gt.shape
-    x, y = rng.uniform(0, w - 1, n), rng.uniform(0, h - 1, n)
-    d = lf.gt[np.round(y).astype(int), np.round(x).astype(int)]
-    lines = ["x,y,disparity"] + [f"{a:.3f},{b:.3f},{c:.4f}" for a, b, c in zip(x, y, d)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def test_run_no_optimize_writes_outputs(tiny_hci, tmp_path, capsys):
+def test_run_no_optimize_writes_outputs(tiny_hci, points_csv, tmp_path, capsys):
     folder, lf = tiny_hci
-    pts = _points_csv(tmp_path / "p.csv", lf)
+    pts = points_csv(tmp_path / "p.csv", lf)
     code, err = _run(
         capsys, "run", folder, "--out", tmp_path / "o", "--points", pts, "--no-optimize", "--quiet"
     )
@@ -57,11 +29,13 @@ def test_run_no_optimize_writes_outputs(tiny_hci, tmp_path, capsys):
     assert (tmp_path / "o" / "metrics.json").exists()
 
 
-def test_run_records_the_edge_refinement_and_no_refine_skips_it(tiny_hci, tmp_path, capsys):
+def test_run_records_the_edge_refinement_and_no_refine_skips_it(
+    tiny_hci, points_csv, tmp_path, capsys
+):
     import json
 
     folder, lf = tiny_hci
-    pts = _points_csv(tmp_path / "p.csv", lf, n=200)
+    pts = points_csv(tmp_path / "p.csv", lf, n=200)
     info = {}
     for name, extra in (("on", []), ("off", ["--no-refine"])):
         args = ["run", folder, "--out", tmp_path / name, "--points", pts, "--quiet"]
@@ -73,7 +47,7 @@ def test_run_records_the_edge_refinement_and_no_refine_skips_it(tiny_hci, tmp_pa
 
 
 @pytest.mark.parametrize("case", ["missing_view", "wrong_size", "corrupt_png"])
-def test_bad_scene(tiny_hci, tmp_path, capsys, case):
+def test_bad_scene(tiny_hci, points_csv, tmp_path, capsys, case):
     from PIL import Image
 
     folder, lf = tiny_hci
@@ -86,7 +60,7 @@ def test_bad_scene(tiny_hci, tmp_path, capsys, case):
         Image.new("RGB", (10, 10)).save(victim)
     else:
         victim.write_bytes(b"\x89PNG\r\n\x1a\nbroken")
-    pts = _points_csv(tmp_path / "p.csv", lf)
+    pts = points_csv(tmp_path / "p.csv", lf)
     code, err = _run(capsys, "run", bad, "--out", tmp_path / "o", "--points", pts, "--quiet")
     assert code == 2
     assert err.startswith("diffdepth: error:") and err.count("\n") == 1
@@ -106,9 +80,9 @@ def test_nan_points_and_empty_points(tiny_hci, tmp_path, capsys):
     assert code == 2 and "empty.csv" in err
 
 
-def test_unwritable_output_folder(tiny_hci, tmp_path, capsys):
+def test_unwritable_output_folder(tiny_hci, points_csv, tmp_path, capsys):
     folder, lf = tiny_hci
-    pts = _points_csv(tmp_path / "p.csv", lf)
+    pts = points_csv(tmp_path / "p.csv", lf)
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     code, err = _run(

@@ -1,19 +1,37 @@
 """The ``diffdepth`` command: run, demo, points, score.
 
-Bad input never ends in a traceback: every user error is one line naming the file and what was
-expected, and the exit status is 2.
+Bad input never ends in a traceback: every user error is one line naming the file or the flag
+and what was expected, and the exit status is 2. Messages go through `logging` (the
+``diffdepth`` logger): ``--quiet`` keeps only warnings and errors, ``--verbose`` adds details
+and COLMAP's own log.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from diffdepth.io.errors import InputError
+from diffdepth import __version__
+from diffdepth.io.errors import InputError, flag_wording
+
+log = logging.getLogger("diffdepth")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's help ends with its default, where it has one to show (not for switches
+    that are off or options whose default depends on the input)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _grid(text: str) -> tuple[int, int]:
@@ -28,56 +46,149 @@ def _grid(text: str) -> tuple[int, int]:
     return rows, cols
 
 
+def _add_output_flags(p: argparse.ArgumentParser) -> None:
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing but warnings and errors"
+    )
+    loud.add_argument(
+        "-v", "--verbose", action="store_true", help="print details, with COLMAP's own log"
+    )
+
+
 def _add_common_run_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-optimize", action="store_true", help="write the plain diffusion only")
-    p.add_argument("--supervised", action="store_true", help="optimise against ground truth")
-    p.add_argument("--views", choices=["crosshair", "all"], default="crosshair")
-    p.add_argument("--distance", choices=["rgb", "vgg"], default="rgb")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--passes", type=int, default=None, help="passes over the phases (default 5)")
-    p.add_argument("--iters", type=int, default=None, help="Adam steps per phase")
+    from diffdepth.optimize import OptimConfig
+
+    lf, mv = OptimConfig.light_field(), OptimConfig.multi_view()
+    p.add_argument(
+        "--no-optimize",
+        action="store_true",
+        help="write the plain diffusion of the initial points only (the paper's baseline)",
+    )
+    p.add_argument(
+        "--supervised",
+        action="store_true",
+        help="light fields: optimise against the ground truth (validation)",
+    )
+    p.add_argument(
+        "--views",
+        choices=["crosshair", "all"],
+        default="crosshair",
+        help="light fields: views in the loss (central row and column, or every view)",
+    )
+    p.add_argument(
+        "--distance",
+        choices=["rgb", "vgg"],
+        default="rgb",
+        help="light fields: compare colours or the first VGG16 block's features",
+    )
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to compute")
+    p.add_argument("--seed", type=int, default=0, help="random seed (view subsets, samples)")
+    p.add_argument(
+        "--passes",
+        type=int,
+        default=None,
+        help=f"passes over the phases (default: {lf.passes} for light fields, "
+        f"{mv.passes} for multi-view)",
+    )
+    p.add_argument(
+        "--iters",
+        type=int,
+        default=None,
+        help=f"Adam steps per phase (default: {lf.iters_per_phase} for light fields, "
+        f"{mv.iters_per_phase} for multi-view)",
+    )
     p.add_argument(
         "--no-refine", action="store_true", help="light fields: no edge refinement after optimising"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output_flags(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diffdepth",
         description="Dense disparity/depth from sparse points by differentiable diffusion.",
+        epilog="Each command has its own options: diffdepth COMMAND --help",
+        formatter_class=_HelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"diffdepth {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="dense map of a light field or a multi-view scene")
+    def command(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=help, description=description, formatter_class=_HelpFormatter
+        )
+
+    run = command(
+        "run",
+        "dense map of a light field or a multi-view scene",
+        "Dense disparity of a light field's central view, or dense depth of one image (or, "
+        "with --all, of every image) of a calibrated multi-view scene. Writes the maps, "
+        "pictures, metrics and report.html into --out.",
+    )
     run.add_argument("scene", help="scene folder (HCI, grid views, image row, COLMAP, Middlebury)")
     run.add_argument("--out", required=True, help="output folder")
-    run.add_argument("--points", help="CSV with header x,y,disparity[,confidence]")
-    run.add_argument("--grid", type=_grid, help="ROWSxCOLS for a plain folder of views")
-    run.add_argument("--gt", help="ground-truth disparity map (PFM, NPY, PGM, PNG)")
+    run.add_argument(
+        "--points",
+        metavar="FILE",
+        help="initial points, CSV with header x,y,disparity[,confidence] (light fields; "
+        "x,y,inverse_depth for multi-view); default: EPI points or the scene's sparse points",
+    )
+    run.add_argument(
+        "--grid",
+        type=_grid,
+        metavar="ROWSxCOLS",
+        help="rows x columns of views of a plain folder of views (default: from the names)",
+    )
+    run.add_argument(
+        "--gt",
+        metavar="FILE",
+        help="ground-truth disparity map (PFM, NPY, PGM, PNG); default: the HCI folder's",
+    )
     run.add_argument("--gt-scale", type=float, default=1.0, help="multiply the gt file by this")
-    run.add_argument("--ref", help="multi-view: reference image name (default: most points)")
-    run.add_argument("--all", action="store_true", help="multi-view: a map for every image")
+    run.add_argument(
+        "--ref",
+        metavar="NAME",
+        help="multi-view: reference image name (default: the one that sees the most points)",
+    )
+    run.add_argument(
+        "--all", action="store_true", help="multi-view: a map for every image, and index.html"
+    )
     _add_common_run_flags(run)
 
-    demo = sub.add_parser("demo", help="the whole pipeline on the built-in synthetic scene")
-    demo.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
+    demo = command(
+        "demo",
+        "the whole pipeline on the built-in synthetic scene",
+        "Noisy sparse points of a synthetic light field with exact ground truth, their plain "
+        "diffusion and the optimised map, with the accuracy of both.",
+    )
+    demo.add_argument("--out", default="demo_out", help="output folder")
     _add_common_run_flags(demo)
 
-    pts = sub.add_parser("points", help="EPI points of a light field, as CSV and PNG overlay")
-    pts.add_argument("scene")
-    pts.add_argument("--out", required=True, help="CSV file to write (PNG beside it)")
-    pts.add_argument("--grid", type=_grid)
+    pts = command(
+        "points",
+        "EPI points of a light field, as CSV and PNG overlay",
+        "Sparse disparity points of a light field's central view from EPI line detection.",
+    )
+    pts.add_argument("scene", help="light-field folder")
+    pts.add_argument("--out", required=True, help="CSV file to write (PNG overlay beside it)")
+    pts.add_argument(
+        "--grid", type=_grid, metavar="ROWSxCOLS", help="rows x columns of views of the folder"
+    )
+    _add_output_flags(pts)
 
-    score = sub.add_parser("score", help="HCI metrics of a disparity map against ground truth")
-    score.add_argument("est")
-    score.add_argument("gt")
-    score.add_argument("--gt-scale", type=float, default=1.0)
-    score.add_argument("--est-scale", type=float, default=1.0)
-    score.add_argument("--border", type=int, default=15)
+    score = command(
+        "score",
+        "HCI metrics of a disparity map against ground truth",
+        "MSE x100, MAE, Q25 x100 and BadPix of a disparity map (HCI definitions).",
+    )
+    score.add_argument("est", help="estimated disparity map (PFM, NPY, PGM, PNG)")
+    score.add_argument("gt", help="ground-truth disparity map")
+    score.add_argument("--gt-scale", type=float, default=1.0, help="multiply the gt file by this")
+    score.add_argument("--est-scale", type=float, default=1.0, help="multiply the estimate by this")
+    score.add_argument("--border", type=int, default=15, help="pixels left out at each border")
     score.add_argument("--invalid-zero", action="store_true", help="gt value 0 = unknown")
-    score.add_argument("--json", action="store_true")
+    score.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return parser
 
 
@@ -106,9 +217,19 @@ def _run_config(args):
     )
 
 
-def _print_metrics(metrics: dict) -> None:
+def _log_metrics(metrics: dict, prefix: str = "") -> None:
     keys = ["mse_x100", "badpix_0.07", "badpix_0.03", "badpix_0.01", "q25_x100"]
-    print("  ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics))
+    if any(f"{prefix}{k}" in metrics for k in keys):
+        log.info("  ".join(f"{k} {metrics[prefix + k]:.3f}" for k in keys if prefix + k in metrics))
+
+
+def _log_reprojection(metrics: dict) -> None:
+    if "reprojection_error_lab" in metrics:
+        err = metrics["reprojection_error_lab"]
+        text = f"re-projection error (Lab) into the corner views {err:.3f}"
+        if "plain_reprojection_error_lab" in metrics:
+            text += f" (plain diffusion {metrics['plain_reprojection_error_lab']:.3f})"
+        log.info(text)
 
 
 def cmd_run(args) -> int:
@@ -127,14 +248,15 @@ def cmd_run(args) -> int:
     lf = read_lightfield(args.scene, grid=args.grid, gt=args.gt, gt_scale=args.gt_scale)
     points = read_points_csv(args.points) if args.points else None
     t0 = time.perf_counter()
-    result = run_lightfield(lf, points, config, progress=not args.quiet)
+    result = run_lightfield(lf, points, config, progress=_progress(args))
     write_lightfield_outputs(result, lf, args.out)
-    print(
+    log.info(
         f"{lf.name}: {len(result.points_initial)} points, {time.perf_counter() - t0:.1f} s,"
         f" disparity written to {Path(args.out) / 'disparity.pfm'}"
     )
-    if result.metrics:
-        _print_metrics(result.metrics)
+    _log_metrics(result.metrics)
+    _log_reprojection(result.metrics)
+    log.info(f"report: {Path(args.out) / 'report.html'}")
     return 0
 
 
@@ -166,12 +288,12 @@ def cmd_run_multiview(args) -> int:
     if scene.points3d is None or len(scene.points3d) == 0:
         from diffdepth.points.colmap import sparse_points
 
-        print(f"{scene.source}: no sparse points; matching and triangulating them (pycolmap)")
-        scene = sparse_points(scene)
+        log.info(f"{scene.source}: no sparse points; matching and triangulating them (pycolmap)")
+        scene = sparse_points(scene, verbose=args.verbose)
     if args.all:
         if args.points:
             raise InputError(f"{args.points}: --points names one image's points; not with --all")
-        status = run_multiview_all(scene, args.out, config, progress=not args.quiet)
+        status = run_multiview_all(scene, args.out, config, progress=_progress(args), log=log.info)
         failed = [n for n, s in status.items() if s not in ("done", "skipped")]
         return 1 if failed else 0
     ref = None
@@ -183,15 +305,16 @@ def cmd_run_multiview(args) -> int:
             )
         ref = scene.names.index(args.ref)
     points = read_points_csv(args.points) if args.points else None
-    result = run_multiview(scene, ref, config, points=points, progress=not args.quiet)
+    result = run_multiview(scene, ref, config, points=points, progress=_progress(args))
     out = Path(args.out)
     write_multiview_outputs(result, scene, out)
     m = result.metrics
-    print(
+    log.info(
         f"{result.name}: {len(result.points_initial)} points, {result.timings['total_s']:.1f} s, "
         f"re-projection error (Lab) {m['reprojection_error_lab']:.3f} "
         f"(plain diffusion {m['plain_reprojection_error_lab']:.3f}); depth in {out / 'depth.pfm'}"
     )
+    log.info(f"report: {out / 'report.html'}")
     return 0
 
 
@@ -203,16 +326,18 @@ def cmd_demo(args) -> int:
     config = _run_config(args)
     lf = make_lightfield()
     h, w = lf.gt.shape
-    print(f"synthetic light field: {lf.views.shape[0]}x{lf.views.shape[1]} views of {w}x{h}")
+    log.info(f"synthetic light field: {lf.views.shape[0]}x{lf.views.shape[1]} views of {w}x{h}")
     points = noisy_edge_points(lf.ref_view, lf.gt, per_tile=20, seed=args.seed)
-    plain = run_lightfield(lf, points, replace(config, optimize=False), progress=False)
-    print(f"noisy points ({len(points)}), plain diffusion:")
-    _print_metrics(plain.metrics)
-    result = run_lightfield(lf, points, config, progress=not args.quiet)
-    write_lightfield_outputs(result, lf, args.out, extra={"plain_diffusion": plain.metrics})
-    print(f"optimised ({result.timings['total_s']:.1f} s):")
-    _print_metrics(result.metrics)
-    print(f"outputs in {args.out}/")
+    result = run_lightfield(lf, points, config, progress=_progress(args))
+    write_lightfield_outputs(result, lf, args.out)
+    if config.optimize:
+        log.info(f"noisy points ({len(points)}), plain diffusion:")
+        _log_metrics(result.metrics, "plain_")
+        log.info(f"optimised ({result.timings['total_s']:.1f} s):")
+    else:
+        log.info(f"noisy points ({len(points)}), plain diffusion:")
+    _log_metrics(result.metrics)
+    log.info(f"outputs in {args.out}/, report: {Path(args.out) / 'report.html'}")
     return 0
 
 
@@ -229,8 +354,9 @@ def cmd_points(args) -> int:
     out = Path(args.out)
     prepare_out_dir(out.parent)
     write_points_csv(out, points)
-    viz.save_points_png(out.with_suffix(".png"), lf.ref_view, points.xy, points.value)
-    print(f"{len(points)} points in {time.perf_counter() - t0:.1f} s -> {out}")
+    lo, hi = lf.disp_range if lf.disp_range else (None, None)
+    viz.save_points_png(out.with_suffix(".png"), lf.ref_view, points.xy, points.value, lo, hi)
+    log.info(f"{len(points)} points in {time.perf_counter() - t0:.1f} s -> {out}")
     return 0
 
 
@@ -252,11 +378,52 @@ def cmd_score(args) -> int:
     return 0
 
 
+def _progress(args) -> bool:
+    """Show progress bars unless --quiet."""
+    return not args.quiet
+
+
+@contextmanager
+def _logging(args) -> Iterator[None]:
+    """Messages of the ``diffdepth`` loggers on the console for the length of one command:
+    information on stdout, warnings and errors on stderr; --quiet keeps warnings and errors
+    only, --verbose adds debugging details."""
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    out = logging.StreamHandler(sys.stdout)
+    out.addFilter(lambda record: record.levelno < logging.WARNING)
+    err = logging.StreamHandler(sys.stderr)
+    err.setLevel(logging.WARNING)
+    err.setFormatter(logging.Formatter("diffdepth: %(levelname)s: %(message)s"))
+    saved = log.level, log.propagate
+    log.setLevel(level)
+    log.propagate = False
+    log.addHandler(out)
+    log.addHandler(err)
+    try:
+        yield
+    finally:
+        log.removeHandler(out)
+        log.removeHandler(err)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # no command: the help, and the status of a usage error
+        parser.print_help(sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.error("a command is needed: run, demo, points or score")
+    for flag in ("quiet", "verbose"):
+        if not hasattr(args, flag):
+            setattr(args, flag, False)
     handlers = {"run": cmd_run, "demo": cmd_demo, "points": cmd_points, "score": cmd_score}
     try:
-        return handlers[args.command](args)
+        with _logging(args), flag_wording():
+            return handlers[args.command](args)
     except InputError as e:
         print(f"diffdepth: error: {e}", file=sys.stderr)
         return 2

@@ -25,6 +25,12 @@ EXPECTED = {
     "error_signed.png",
     "badpix_0.07.png",
     "gt.png",
+    "gt.pfm",
+    "disparity_plain.pfm",
+    "disparity_plain.png",
+    "reference.png",
+    "report.html",
+    "summary.png",
 }
 
 
@@ -51,6 +57,18 @@ def test_self_supervised_optimisation_reduces_error_of_noisy_points(short_run):
     assert len(result.history.loss) == 2 * 4 * 8
     # the loss of the last pass is below the loss of the first iterations
     assert np.mean(result.history.loss[-8:]) < np.mean(result.history.loss[:8])
+
+
+def test_the_result_keeps_the_plain_diffusion_and_scores_both(short_run):
+    plain, result = short_run
+    # the plain map kept by an optimising run is the run without optimisation, exactly
+    np.testing.assert_array_equal(result.disparity_plain, plain.disparity)
+    np.testing.assert_array_equal(plain.disparity_plain, plain.disparity)
+    for key in ("mse_x100", "badpix_0.07", "reprojection_error_lab"):
+        assert result.metrics[f"plain_{key}"] == pytest.approx(plain.metrics[key], rel=1e-12)
+    assert "plain_mse_x100" not in plain.metrics  # nothing to compare without optimising
+    # the optimised map re-projects better into the corner views than the plain diffusion
+    assert result.metrics["reprojection_error_lab"] < result.metrics["plain_reprojection_error_lab"]
 
 
 def test_supervised_optimisation_reduces_error(scene):

@@ -4,11 +4,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from diffdepth.cli import main
 from diffdepth.io import read_multiview, read_pfm
-from diffdepth.io.colmap import write_colmap_model
 from diffdepth.optimize import OptimConfig
 from diffdepth.pipeline.multiview import MultiViewConfig, run_multiview
 from diffdepth.synth import make_multiview
@@ -17,13 +15,6 @@ from diffdepth.synth import make_multiview
 @pytest.fixture(scope="module")
 def synthetic():
     return make_multiview(n_views=4, height=60, width=84, seed=0)
-
-
-def _write_scene(folder, scene, binary):
-    (folder / "images").mkdir(parents=True)
-    for name, img in zip(scene.names, scene.images):
-        Image.fromarray((img * 255).round().astype(np.uint8)).save(folder / "images" / name)
-    write_colmap_model(folder / "sparse", scene, binary=binary)
 
 
 def test_optimisation_lowers_scale_fitted_error(synthetic):
@@ -39,10 +30,12 @@ def test_optimisation_lowers_scale_fitted_error(synthetic):
     assert np.isfinite(result.depth).all() and (result.depth > 0).all()
 
 
-def test_all_images_resumable_and_binary_equals_text(synthetic, tmp_path, capsys):
+def test_all_images_resumable_and_binary_equals_text(
+    synthetic, write_colmap_scene, tmp_path, capsys
+):
     scene, _ = synthetic
     for kind in ("bin", "txt"):
-        _write_scene(tmp_path / kind, scene, binary=kind == "bin")
+        write_colmap_scene(tmp_path / kind, scene, binary=kind == "bin")
     args = ["--passes", "1", "--iters", "2", "--quiet"]
     assert main(["run", str(tmp_path / "bin"), "--all", "--out", str(tmp_path / "o"), *args]) == 0
     names = [n.rsplit(".", 1)[0] for n in scene.names]
@@ -84,22 +77,22 @@ def test_all_images_resumable_and_binary_equals_text(synthetic, tmp_path, capsys
     np.testing.assert_allclose(a, b, rtol=1e-5)
 
 
-def test_model_errors(synthetic, tmp_path, capsys):
+def test_model_errors(synthetic, write_colmap_scene, tmp_path, capsys):
     scene, _ = synthetic
-    _write_scene(tmp_path / "s", scene, binary=False)
+    write_colmap_scene(tmp_path / "s", scene, binary=False)
     (tmp_path / "s" / "images" / scene.names[0]).unlink()
     assert main(["run", str(tmp_path / "s"), "--out", str(tmp_path / "o")]) == 2
     assert scene.names[0] in capsys.readouterr().err
-    _write_scene(tmp_path / "s2", scene, binary=False)
+    write_colmap_scene(tmp_path / "s2", scene, binary=False)
     assert (
         main(["run", str(tmp_path / "s2"), "--ref", "nope.png", "--out", str(tmp_path / "o")]) == 2
     )
     assert "nope.png" in capsys.readouterr().err
 
 
-def test_reads_back_what_was_written(synthetic, tmp_path):
+def test_reads_back_what_was_written(synthetic, write_colmap_scene, tmp_path):
     scene, _ = synthetic
-    _write_scene(tmp_path / "s", scene, binary=True)
+    write_colmap_scene(tmp_path / "s", scene, binary=True)
     again = read_multiview(tmp_path / "s")
     assert again.names == scene.names
     np.testing.assert_allclose(again.K, scene.K, atol=1e-9)

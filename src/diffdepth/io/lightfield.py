@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffdepth.io.errors import InputError
+from diffdepth.io.errors import InputError, parameter
 from diffdepth.io.images import IMAGE_SUFFIXES, image_size, read_disparity_map, read_image
 
 _HCI_VIEW = re.compile(r"^input_Cam(\d+)\.(png|jpg|jpeg|ppm|bmp|tif|tiff)$", re.IGNORECASE)
@@ -181,14 +181,16 @@ def _layout_hci(
     if cfg.exists():
         cfg_grid, disp_range = _read_hci_config(cfg)
         if grid is not None and grid != cfg_grid:
-            raise InputError(f"{cfg}: says {cfg_grid[0]} x {cfg_grid[1]} views, grid={grid} given")
+            raise InputError(
+                f"{cfg}: says {cfg_grid[0]} x {cfg_grid[1]} views, {parameter('grid', grid)} given"
+            )
         grid = cfg_grid
     if grid is None:
         side = int(round(np.sqrt(len(indexed))))
         if side * side != len(indexed):
             raise InputError(
                 f"{folder}: {len(indexed)} input_Cam views and no {_HCI_CONFIG}; "
-                "pass grid=(rows, cols)"
+                f"pass {parameter('grid')}"
             )
         grid = (side, side)
     rows, cols = grid
@@ -308,7 +310,7 @@ def read_lightfield(
         if grid is None:
             raise InputError(
                 f"{folder}: {len(images)} images without a known naming scheme; "
-                "pass grid=(rows, cols) to read them in sorted row-major order"
+                f"pass {parameter('grid')} to read them in sorted row-major order"
             )
         rows, cols = grid
         if len(images) != rows * cols:

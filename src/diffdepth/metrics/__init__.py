@@ -1,6 +1,13 @@
-"""Accuracy metrics: disparity against ground truth (HCI definitions) and depth up to scale."""
+"""Accuracy metrics: disparity against ground truth (HCI definitions), depth up to scale, and
+the re-projection error of a light field's reference view where there is no ground truth."""
 
 from diffdepth.metrics.depth import scale_fitted_metrics
 from diffdepth.metrics.disparity import badpix_map, score_disparity
+from diffdepth.metrics.photometric import lightfield_reprojection_error
 
-__all__ = ["badpix_map", "scale_fitted_metrics", "score_disparity"]
+__all__ = [
+    "badpix_map",
+    "lightfield_reprojection_error",
+    "scale_fitted_metrics",
+    "score_disparity",
+]

@@ -16,12 +16,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffdepth.io.errors import InputError
+from diffdepth.io.errors import InputError, parameter
 from diffdepth.io.lightfield import LightField
 from diffdepth.losses import LightFieldLoss, LossConfig, supervised_loss
 from diffdepth.optimize import History, OptimConfig, optimize
 from diffdepth.pipeline.model import build_model, check_device, final_points, validate_points
-from diffdepth.pipeline.outputs import peak_rss_mib, staged_outputs, write_loss_csv
+from diffdepth.pipeline.outputs import (
+    peak_rss_mib,
+    software_versions,
+    staged_outputs,
+    write_loss_csv,
+)
 from diffdepth.points.base import PointSet
 from diffdepth.points.sweep import SweepConfig, densify_points
 from diffdepth.refine import EdgeRefineConfig
@@ -62,11 +67,14 @@ class LightFieldResult:
     points_initial: PointSet  # the points given (or detected), before densification
     points_final: PointSet
     history: History
-    metrics: dict | None  # HCI metrics against ground truth, when there is one
+    metrics: dict  # HCI metrics against ground truth (when there is one), the re-projection
+    # error (Lab) into the corner views; with the plain diffusion's as plain_<key>
     timings: dict  # seconds: points, densify, optimise, total; peak memory
     config: RunConfig
     points_added: int = 0  # plane-sweep points added before optimising
     pixels_refined: int = 0  # pixels the edge refinement changed
+    disparity_plain: np.ndarray | None = None  # float32 [H, W], the plain diffusion of the
+    # initial points (the SPEC's baseline); the result itself after a run without optimising
 
 
 def lightfield_loss_views(lf: LightField, which: str) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +113,8 @@ def run_lightfield(
     With ``config.optimize`` the points are densified by the plane sweep (``config.densify``),
     optimised with ``config.optim`` and the map is post-filtered (``config.median_radius``);
     without it the result is the plain diffusion of the points as the SPEC defines it
-    (occlusion order by label, smoothness from Sobel alone, no filter).
+    (occlusion order by label, smoothness from Sobel alone, no filter). The result keeps that
+    plain diffusion too (``disparity_plain``: one more solve) and scores both (``metrics``).
     """
     config = config or RunConfig()
     device = check_device(config.device)
@@ -139,8 +148,9 @@ def run_lightfield(
         history = optimize(model, loss_fn, config.optim, progress=progress)
     else:
         t_dense = 0.0
-        plain = dataclasses.replace(config.optim, order="depth", cut_radius=0.0)
-        model = build_model(ref, points, plain, device, config.confidence_weights)
+        model = build_model(
+            ref, points, plain_optim(config.optim), device, config.confidence_weights
+        )
     with torch.no_grad():
         disparity = model().detach().float().cpu().numpy()
     t_refine = time.perf_counter()
@@ -148,13 +158,12 @@ def run_lightfield(
     if config.optimize:
         disparity, n_refined = postprocess(lf, disparity, config)
     t_refine = time.perf_counter() - t_refine
+    t_plain = time.perf_counter()
+    disparity_plain = plain_diffusion(lf, points, config) if config.optimize else disparity
+    t_plain = time.perf_counter() - t_plain
     t_total = time.perf_counter() - t0
 
-    metrics = None
-    if lf.gt is not None:
-        from diffdepth.metrics import score_disparity
-
-        metrics = score_disparity(disparity, lf.gt)
+    metrics = lightfield_metrics(lf, disparity, disparity_plain if config.optimize else None)
     return LightFieldResult(
         disparity=disparity,
         points_initial=points,
@@ -163,16 +172,55 @@ def run_lightfield(
         metrics=metrics,
         points_added=n_added,
         pixels_refined=n_refined,
+        disparity_plain=disparity_plain,
         timings={
             "points_s": t_points,
             "densify_s": t_dense,
-            "optimize_s": t_total - t_points - t_dense - t_refine,
+            "optimize_s": t_total - t_points - t_dense - t_refine - t_plain,
             "postprocess_s": t_refine,
+            "plain_s": t_plain,
             "total_s": t_total,
             "peak_rss_mib": peak_rss_mib(),
         },
         config=config,
     )
+
+
+def plain_optim(optim: OptimConfig) -> OptimConfig:
+    """The plain diffusion as the SPEC defines it: occlusion order by label, Q from Sobel alone
+    (no occlusion cuts)."""
+    return dataclasses.replace(optim, order="depth", cut_radius=0.0)
+
+
+def plain_diffusion(lf: LightField, points: PointSet, config: RunConfig) -> np.ndarray:
+    """The plain diffusion of ``points`` in the reference view, float32 [H, W]: one solve."""
+    device = check_device(config.device)
+    model = build_model(
+        lf.ref_view, points, plain_optim(config.optim), device, config.confidence_weights
+    )
+    with torch.no_grad():
+        return model().detach().float().cpu().numpy()
+
+
+def lightfield_metrics(lf: LightField, disparity: np.ndarray, plain: np.ndarray | None) -> dict:
+    """HCI metrics against the ground truth (when the light field has one) and the
+    re-projection error (Lab) into the corner views (when it has more than one view); those of
+    the plain diffusion ``plain`` (when given) under the same keys with a ``plain_`` prefix."""
+    from diffdepth.metrics import lightfield_reprojection_error, score_disparity
+
+    def score(d: np.ndarray) -> dict:
+        out = {}
+        if lf.gt is not None:
+            out.update(score_disparity(d, lf.gt))
+        err = lightfield_reprojection_error(lf, d)
+        if err is not None:
+            out["reprojection_error_lab"] = err
+        return out
+
+    metrics = score(disparity)
+    if plain is not None:
+        metrics.update({f"plain_{k}": v for k, v in score(plain).items() if k != "pixels"})
+    return metrics
 
 
 def postprocess(lf: LightField, disparity: np.ndarray, config: RunConfig) -> tuple[np.ndarray, int]:
@@ -200,7 +248,9 @@ def _make_loss(lf: LightField, config: RunConfig, device: torch.device):
     ref = torch.from_numpy(np.ascontiguousarray(lf.ref_view.transpose(2, 0, 1))).to(device)
     if config.supervised:
         if lf.gt is None:
-            raise InputError(f"{lf.name}: --supervised needs ground truth, and this scene has none")
+            raise InputError(
+                f"{lf.name}: {parameter('supervised')} needs ground truth, and this scene has none"
+            )
         gt = torch.from_numpy(lf.gt.astype(np.float32)).to(device)
 
         def loss_fn(D):
@@ -219,17 +269,24 @@ def _make_loss(lf: LightField, config: RunConfig, device: torch.device):
 def write_lightfield_outputs(
     result: LightFieldResult, lf: LightField, out_dir: str | Path, extra: dict | None = None
 ) -> list[Path]:
-    """Write every output file into ``out_dir`` (staged: all files or none appear)."""
+    """Write every output file into ``out_dir`` (staged: all files or none appear), the report
+    (report.html, summary.png) last."""
     from diffdepth import viz
     from diffdepth.io import write_pfm, write_points_csv
     from diffdepth.metrics import badpix_map
+    from diffdepth.report import write_report
 
     with staged_outputs(out_dir) as stage:
         d = result.disparity
         write_pfm(stage / "disparity.pfm", d)
         np.save(stage / "disparity.npy", d.astype(np.float32))
-        lo, hi = lf.disp_range if lf.disp_range else (None, None)
+        lo, hi = lf.disp_range if lf.disp_range else viz.map_range(d, lf.gt)
         viz.save_map_png(stage / "disparity.png", d, lo, hi)
+        plain = result.disparity_plain
+        if result.config.optimize and plain is not None:
+            write_pfm(stage / "disparity_plain.pfm", plain)
+            viz.save_map_png(stage / "disparity_plain.png", plain, lo, hi)
+        viz.save_image_png(stage / "reference.png", lf.ref_view)
         write_points_csv(stage / "points_initial.csv", result.points_initial)
         write_points_csv(stage / "points_final.csv", result.points_final)
         viz.save_loss_png(stage / "loss.png", result.history.loss, result.history.group)
@@ -237,16 +294,28 @@ def write_lightfield_outputs(
             "config": result.config.to_dict(),
             "timings": result.timings,
             "scene": lf.name,
+            "grid": list(lf.grid),
+            "reference_view": list(lf.ref),
+            "disp_range": list(lf.disp_range) if lf.disp_range else None,
             "points_initial": len(result.points_initial),
             "points_added": result.points_added,
             "pixels_refined": result.pixels_refined,
+            "versions": software_versions(),
         }
         if extra:
             info.update(extra)
         (stage / "config.json").write_text(json.dumps(info, indent=2, default=str))
+        (stage / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
         if lf.gt is not None:
-            (stage / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
-            viz.save_signed_error_png(stage / "error_signed.png", d, lf.gt)
-            viz.save_badpix_png(stage / "badpix_0.07.png", badpix_map(d, lf.gt), lf.ref_view)
+            write_pfm(stage / "gt.pfm", lf.gt)
             viz.save_map_png(stage / "gt.png", lf.gt, lo, hi)
+            viz.save_signed_error_png(stage / "error_signed.png", d, lf.gt)
+            viz.save_badpix_png(
+                stage / "badpix_0.07.png",
+                badpix_map(d, lf.gt),
+                lf.ref_view,
+                0.07,
+                result.metrics.get("badpix_0.07"),
+            )
         write_loss_csv(stage / "loss.csv", result.history)
+        write_report(stage)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from diffdepth.io.errors import InputError
+from diffdepth.io.errors import InputError, parameter
 from diffdepth.optimize import DiffusionModel, OptimConfig, initial_q, occlusion_cuts
 from diffdepth.points.base import PointSet
 
 
 def check_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available to PyTorch here")
+        raise InputError(
+            f"{parameter('device', 'cuda')}: no CUDA device is available to PyTorch here"
+        )
     return torch.device(device)
 
 

@@ -21,7 +21,12 @@ from diffdepth.io.mvs import MultiViewScene
 from diffdepth.losses.multiview import MultiViewLoss, MultiViewLossConfig, reprojection_error
 from diffdepth.optimize import History, OptimConfig, optimize
 from diffdepth.pipeline.model import build_model, check_device, final_points, validate_points
-from diffdepth.pipeline.outputs import peak_rss_mib, staged_outputs, write_loss_csv
+from diffdepth.pipeline.outputs import (
+    peak_rss_mib,
+    software_versions,
+    staged_outputs,
+    write_loss_csv,
+)
 from diffdepth.points.base import PointSet
 
 
@@ -194,17 +199,22 @@ def depth_to_points(scene: MultiViewScene, ref: int, depth: np.ndarray):
 
 
 def write_multiview_outputs(result: MultiViewResult, scene: MultiViewScene, out_dir) -> None:
-    """depth.pfm/.npy (scene units), depth.png, points.ply, point CSVs, loss, config, metrics."""
+    """depth.pfm/.npy (scene units), depth.png, the plain diffusion, the reference image,
+    points.ply, point CSVs, loss, config, metrics; the report (report.html, summary.png) last."""
     from diffdepth import viz
     from diffdepth.io import write_pfm, write_points_csv
+    from diffdepth.report import write_report
 
     with staged_outputs(out_dir) as stage:
         write_pfm(stage / "depth.pfm", result.depth)
         np.save(stage / "depth.npy", result.depth)
-        finite = result.depth[np.isfinite(result.depth)]
-        lo, hi = np.percentile(finite, [1, 99]) if finite.size else (0, 1)
-        viz.save_map_png(stage / "depth.png", result.depth, lo, hi, cmap="magma_r")
-        viz.save_map_png(stage / "depth_plain.png", result.plain_depth, lo, hi, cmap="magma_r")
+        write_pfm(stage / "depth_plain.pfm", result.plain_depth)
+        lo, hi = viz.map_range(result.depth)
+        for name, depth in (("depth", result.depth), ("depth_plain", result.plain_depth)):
+            viz.save_map_png(
+                stage / f"{name}.png", depth, lo, hi, cmap=viz.DEPTH_CMAP, label=viz.DEPTH_LABEL
+            )
+        viz.save_image_png(stage / "reference.png", scene.images[result.ref])
         write_ply(stage / "points.ply", *depth_to_points(scene, result.ref, result.depth))
         write_points_csv(stage / "points_initial.csv", result.points_initial, "inverse_depth")
         write_points_csv(stage / "points_final.csv", result.points_final, "inverse_depth")
@@ -215,9 +225,11 @@ def write_multiview_outputs(result: MultiViewResult, scene: MultiViewScene, out_
             "timings": result.timings,
             "scene": scene.source,
             "reference": result.name,
+            "versions": software_versions(),
         }
         (stage / "config.json").write_text(json.dumps(info, indent=2, default=str))
         (stage / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
+        write_report(stage)
 
 
 def output_folder(out_dir, name: str) -> Path:
@@ -228,7 +240,8 @@ def run_multiview_all(
     scene: MultiViewScene, out_dir, config: MultiViewConfig, progress: bool = True, log=print
 ) -> dict[str, str]:
     """A depth map for every image, one folder each; finished images are skipped (resumable:
-    a folder holds a complete result or nothing). Returns {name: 'done'|'skipped'|message}."""
+    a folder holds a complete result or nothing); then ``out_dir/index.html`` over them.
+    Returns {name: 'done'|'skipped'|message}."""
     status = {}
     for i, name in enumerate(scene.names):
         folder = output_folder(out_dir, name)
@@ -250,4 +263,11 @@ def run_multiview_all(
             f"{m['reprojection_error_lab']:.3f} (plain {m['plain_reprojection_error_lab']:.3f}),"
             f" {result.timings['total_s']:.1f} s"
         )
+    from diffdepth.report import write_index
+    from diffdepth.report.folder import scene_name
+
+    done = [output_folder(out_dir, n) for n, s in status.items() if s in ("done", "skipped")]
+    failures = {n: s for n, s in status.items() if s not in ("done", "skipped")}
+    title = f"diffdepth: every image of {scene_name(scene.source)}"
+    write_index(out_dir, [f.relative_to(out_dir) for f in done], failures, title)
     return status

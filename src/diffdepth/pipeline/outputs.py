@@ -8,6 +8,7 @@ interrupted run leaves no half-written file and no partial set of new files.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +35,29 @@ def peak_rss_mib() -> float | None:
     except ImportError:  # not on every platform
         return None
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of diffdepth, Python and the packages a result depends on (pycolmap only when
+    it is installed), as recorded in every ``config.json``."""
+    from importlib import metadata
+
+    import numpy
+    import torch
+
+    import diffdepth
+
+    versions = {
+        "diffdepth": diffdepth.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
+    try:
+        versions["pycolmap"] = metadata.version("pycolmap")  # read without importing it
+    except metadata.PackageNotFoundError:
+        pass
+    return versions
 
 
 def prepare_out_dir(out_dir: str | Path) -> Path:

@@ -13,8 +13,11 @@ the project's pixel convention (centres at integers). pycolmap is an optional de
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +29,8 @@ from diffdepth.io.errors import InputError
 from diffdepth.io.mvs import MultiViewScene
 from diffdepth.points.base import PointSet
 
+logger = logging.getLogger(__name__)
+
 
 def _pycolmap():
     try:
@@ -36,6 +41,23 @@ def _pycolmap():
             "pip install diffdepth[mvs]"
         ) from None
     return pycolmap
+
+
+@contextmanager
+def colmap_log(pycolmap, verbose: bool = False) -> Iterator[None]:
+    """COLMAP logs through glog (to stderr); inside this block it shows only its errors, unless
+    ``verbose`` or this module's logger is enabled for DEBUG (``diffdepth --verbose``)."""
+    logging_ = getattr(pycolmap, "logging", None)
+    if logging_ is None:  # a build without the logging module: leave its log as it is
+        yield
+        return
+    show = verbose or logger.isEnabledFor(logging.DEBUG)
+    old = logging_.minloglevel
+    logging_.minloglevel = 0 if show else 2  # glog levels: 0 INFO, 1 WARNING, 2 ERROR
+    try:
+        yield
+    finally:
+        logging_.minloglevel = old
 
 
 def _write_images(scene: MultiViewScene, folder: Path) -> list[str]:
@@ -84,8 +106,14 @@ def sparse_points(
 
     max_features: SIFT features per image
     workdir:      folder for the COLMAP database and models (default: a temporary folder)
+    verbose:      show COLMAP's own log (default: its errors only; see `colmap_log`)
     """
     pycolmap = _pycolmap()
+    with colmap_log(pycolmap, verbose):
+        return _sparse_points(pycolmap, scene, max_features, workdir)
+
+
+def _sparse_points(pycolmap, scene: MultiViewScene, max_features: int, workdir) -> MultiViewScene:
     if len(scene) < 2:
         raise InputError(
             f"{scene.source or 'scene'}: expected at least 2 images, found {len(scene)}"
@@ -132,12 +160,11 @@ def sparse_points(
         rec.write(model_out)
         t3 = time.perf_counter()
         tri = read_colmap_model(model_out, image_dir)
-        if verbose:
-            n_points = 0 if tri.points3d is None else len(tri.points3d)
-            print(
-                f"colmap: features {t1 - t0:.1f} s, matching {t2 - t1:.1f} s, "
-                f"triangulation {t3 - t2:.1f} s, {n_points} points"
-            )
+        n_points = 0 if tri.points3d is None else len(tri.points3d)
+        logger.info(
+            f"colmap: features {t1 - t0:.1f} s, matching {t2 - t1:.1f} s, "
+            f"triangulation {t3 - t2:.1f} s, {n_points} points"
+        )
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -161,14 +188,21 @@ def reconstruct(
     names: list[str] | None = None,
     max_features: int = 8192,
     workdir: str | Path | None = None,
+    verbose: bool = False,
 ) -> MultiViewScene:
     """Recover cameras and sparse points from uncalibrated images (COLMAP incremental mapping).
 
     image_dir: folder of the images; names: which of them (default: every image file in it)
+    verbose: show COLMAP's own log (default: its errors only)
     Returns the largest reconstruction as a MultiViewScene (images COLMAP could not register are
     left out).
     """
     pycolmap = _pycolmap()
+    with colmap_log(pycolmap, verbose):
+        return _reconstruct(pycolmap, Path(image_dir), names, max_features, workdir)
+
+
+def _reconstruct(pycolmap, image_dir: Path, names, max_features: int, workdir) -> MultiViewScene:
     image_dir = Path(image_dir)
     if names is None:
         exts = {".png", ".jpg", ".jpeg", ".ppm", ".tif", ".tiff", ".bmp"}
