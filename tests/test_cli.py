@@ -134,3 +134,123 @@ def test_points_command_writes_csv_and_overlay(tiny_hci, tmp_path, capsys):
     r = np.clip(np.round(pts.xy[:, 1]).astype(int), 0, h - 1)
     c = np.clip(np.round(pts.xy[:, 0]).astype(int), 0, w - 1)
     assert np.median(np.abs(pts.value - lf.gt[r, c])) < 0.3
+
+
+def test_version(capsys):
+    import diffdepth
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"diffdepth {diffdepth.__version__}"
+
+
+def test_python_m_diffdepth_shows_help_with_defaults():
+    res = subprocess.run(
+        [sys.executable, "-m", "diffdepth", "--help"], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    for command in ("run", "demo", "points", "score", "--version"):
+        assert command in res.stdout
+    res = subprocess.run(
+        [sys.executable, "-m", "diffdepth", "run", "--help"], capture_output=True, text=True
+    )
+    assert res.returncode == 0
+    assert "(default: crosshair)" in res.stdout and "13 for light fields" in res.stdout
+
+
+def test_no_arguments_prints_the_help_with_usage_status(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: diffdepth") and "score" in err and "demo" in err
+
+
+def _option_actions(parser):
+    """(command, action) of every option of every command."""
+    import argparse
+
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            if action.option_strings:
+                yield name, p, action
+
+
+def test_every_option_has_help_and_shows_its_default():
+    import argparse
+
+    from diffdepth.cli import build_parser
+
+    for name, p, action in _option_actions(build_parser()):
+        assert action.help, (name, action.option_strings)
+        default = action.default
+        if default not in (None, False, argparse.SUPPRESS):
+            text = " ".join(p.format_help().split())
+            assert f"(default: {default})" in text, (name, action.option_strings)
+
+
+def test_errors_name_the_flag_from_the_command_line(tmp_path, capsys):
+    from PIL import Image
+
+    from diffdepth.io import InputError, read_lightfield
+
+    folder = tmp_path / "views"
+    folder.mkdir()
+    for i in range(6):
+        Image.new("RGB", (16, 12), (10 * i, 0, 0)).save(folder / f"shot{i}.png")
+    code, err = _run(capsys, "run", folder, "--out", tmp_path / "o")
+    assert code == 2 and "pass --grid ROWSxCOLS" in err and "grid=(" not in err
+    with pytest.raises(InputError, match=r"pass grid=\(rows, cols\)"):
+        read_lightfield(folder)  # the library names its keyword
+
+
+def test_quiet_prints_nothing_on_success(tiny_hci, points_csv, tmp_path, capfd):
+    folder, lf = tiny_hci
+    pts = points_csv(tmp_path / "p.csv", lf)
+    args = ["run", str(folder), "--points", str(pts), "--passes", "1", "--iters", "1"]
+    assert main([*args, "--out", str(tmp_path / "q"), "--quiet"]) == 0
+    assert capfd.readouterr() == ("", "")
+    assert main([*args, "--out", str(tmp_path / "loud")]) == 0
+    out = capfd.readouterr().out
+    assert "disparity written to" in out and "report.html" in out
+
+
+def test_multiview_quiet_silences_colmap_and_verbose_shows_it(write_colmap_scene, tmp_path, capfd):
+    """A scene without sparse points: pycolmap matches and triangulates them, and its glog log
+    appears only with --verbose."""
+    pytest.importorskip("pycolmap")
+    from dataclasses import replace
+
+    from diffdepth.synth import make_multiview
+
+    scene, _ = make_multiview(n_views=4, height=60, width=84, seed=0)
+    bare = replace(scene, points3d=None, obs_ids=None, obs_xy=None, point_colors=None)
+    folder = write_colmap_scene(tmp_path / "s", bare)
+    args = ["run", str(folder), "--passes", "1", "--iters", "1", "--no-optimize"]
+    assert main([*args, "--out", str(tmp_path / "q"), "--quiet"]) == 0
+    assert capfd.readouterr() == ("", "")
+    assert main([*args, "--out", str(tmp_path / "v"), "--verbose"]) == 0
+    out, err = capfd.readouterr()
+    assert "matching and triangulating" in out
+    assert "feature_extraction" in err  # COLMAP's own log lines name its source files
+
+
+def test_light_field_without_ground_truth_gets_a_photometric_figure(
+    tiny_hci, points_csv, tmp_path, capsys
+):
+    import json
+
+    folder, lf = tiny_hci
+    (folder / "gt_disp_lowres.pfm").unlink()
+    pts = points_csv(tmp_path / "p.csv", lf, n=200)
+    out = tmp_path / "o"
+    args = ["run", folder, "--out", out, "--points", pts, "--passes", "1", "--iters", "2"]
+    code, err = _run(capsys, *args, "--quiet")
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "mse_x100" not in metrics
+    assert 0 < metrics["reprojection_error_lab"] < metrics["plain_reprojection_error_lab"]
+    versions = json.loads((out / "config.json").read_text())["versions"]
+    assert {"diffdepth", "python", "torch", "numpy"} <= set(versions)
+    html = (out / "report.html").read_text()
+    assert "re-projection error (Lab)" in html and "signed error" not in html
