@@ -337,6 +337,7 @@ def cmd_demo(args) -> int:
     else:
         log.info(f"noisy points ({len(points)}), plain diffusion:")
     _log_metrics(result.metrics)
+    _log_reprojection(result.metrics)
     log.info(f"outputs in {args.out}/, report: {Path(args.out) / 'report.html'}")
     return 0
 

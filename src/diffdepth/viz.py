@@ -86,7 +86,7 @@ def nice_ceil(x: float) -> float:
     return 10.0 * p
 
 
-def error_limit(*errors: np.ndarray | None, percentile: float = 98.0) -> float:
+def error_limit(*errors: np.ndarray | None, percentile: float = 95.0) -> float:
     """Half-range of a symmetric error scale shared by ``errors``: the ``percentile`` of their
     finite |values|, rounded up by `nice_ceil`."""
     vals = [np.abs(np.asarray(e, dtype=np.float64)) for e in errors if e is not None]

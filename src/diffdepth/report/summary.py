@@ -25,10 +25,10 @@ def summary_figure(res: ResultFolder, groups: list[PanelGroup]):
 
     h, w = res.result.shape
     columns = min(MAX_COLUMNS, max(len(g.panels) for g in groups))
-    rows = []  # (group, panels of this row, first row of the group)
+    rows = []  # (group, panels of this row)
     for g in groups:
         for start in range(0, len(g.panels), columns):
-            rows.append((g, g.panels[start : start + columns], start == 0))
+            rows.append((g, g.panels[start : start + columns]))
     n_rows = len(rows) + (1 if res.loss is not None else 0)
     panel_h = PANEL_INCHES * min(h / w, 1.5)
     heights = [panel_h] * len(rows) + ([2.2] if res.loss is not None else [])
@@ -38,22 +38,24 @@ def summary_figure(res: ResultFolder, groups: list[PanelGroup]):
         layout="constrained",
     )
     fig.suptitle(res.title, fontsize=12)
-    spec = fig.add_gridspec(n_rows, columns, height_ratios=heights)
-    for i, (group, panels, _) in enumerate(rows):
-        axes = []
-        for j, p in enumerate(panels):
-            ax = fig.add_subplot(spec[i, j])
+    # one sub-figure per row, so that one row's colour bar does not push another row's panels
+    subs = np.atleast_1d(fig.subfigures(n_rows, 1, height_ratios=heights))
+    for sub, (group, panels) in zip(subs, rows):
+        axes = sub.subplots(1, columns, squeeze=False)[0]
+        for ax in axes[len(panels) :]:
+            ax.set_visible(False)
+        used = list(axes[: len(panels)])
+        for ax, p in zip(used, panels):
             ax.imshow(p.rgb, interpolation="nearest")
             ax.set_title(p.title, fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
-            axes.append(ax)
         if group.scale is not None:
             s = group.scale
             sm = matplotlib.cm.ScalarMappable(
                 norm=matplotlib.colors.Normalize(s.lo, s.hi), cmap=matplotlib.colormaps[s.cmap]
             )
-            bar = fig.colorbar(sm, ax=axes, shrink=0.9, extend="both", pad=0.01)
+            bar = sub.colorbar(sm, ax=used, shrink=0.9, extend="both", pad=0.01)
             bar.set_label(s.label, fontsize=8)
             bar.ax.tick_params(labelsize=7)
         elif group.legend:
@@ -61,9 +63,9 @@ def summary_figure(res: ResultFolder, groups: list[PanelGroup]):
                 matplotlib.patches.Patch(facecolor=c, edgecolor="k", label=t)
                 for c, t in group.legend
             ]
-            axes[-1].legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.9)
+            used[-1].legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.9)
     if res.loss is not None:
-        ax = fig.add_subplot(spec[len(rows), :])
+        ax = subs[-1].subplots()
         loss = res.loss["loss"]
         ax.plot(np.arange(1, len(loss) + 1), loss, lw=1, color="k")
         ax.set_xlabel("iteration", fontsize=8)
