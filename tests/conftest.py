@@ -35,24 +35,33 @@ def temple() -> Path:
     return shared_scene("mvs", "templeSparseRing")
 
 
-@pytest.fixture
-def tiny_hci(tmp_path):
-    """A 3x3 HCI-style light field folder from the synthetic generator (with ground truth)."""
+@pytest.fixture(scope="session")
+def write_tiny_hci():
+    """write(folder): a 3x3 HCI-style light field folder (56x40 views, with ground truth) from
+    the synthetic generator; returns (folder, the LightField)."""
     import numpy as np
     from PIL import Image
 
     from diffdepth.io import write_pfm
     from diffdepth.synth import make_lightfield
 
-    lf = make_lightfield(height=40, width=56, grid=(3, 3))
-    folder = tmp_path / "scene"
-    folder.mkdir()
-    for r in range(3):
-        for c in range(3):
-            img = (lf.views[r, c] * 255).round().astype(np.uint8)
-            Image.fromarray(img).save(folder / f"input_Cam{r * 3 + c:03d}.png")
-    write_pfm(folder / "gt_disp_lowres.pfm", lf.gt)
-    return folder, lf
+    def write(folder):
+        lf = make_lightfield(height=40, width=56, grid=(3, 3))
+        folder.mkdir(parents=True)
+        for r in range(3):
+            for c in range(3):
+                img = (lf.views[r, c] * 255).round().astype(np.uint8)
+                Image.fromarray(img).save(folder / f"input_Cam{r * 3 + c:03d}.png")
+        write_pfm(folder / "gt_disp_lowres.pfm", lf.gt)
+        return folder, lf
+
+    return write
+
+
+@pytest.fixture
+def tiny_hci(tmp_path, write_tiny_hci):
+    """A 3x3 HCI-style light field folder from the synthetic generator (with ground truth)."""
+    return write_tiny_hci(tmp_path / "scene")
 
 
 @pytest.fixture

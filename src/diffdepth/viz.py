@@ -50,10 +50,7 @@ def colorize(
     1st and 99th percentiles of the finite values."""
     arr = np.asarray(arr, dtype=np.float64)
     finite = np.isfinite(arr)
-    if vmin is None or vmax is None:
-        lo, hi = map_range(arr)
-        vmin = lo if vmin is None else vmin
-        vmax = hi if vmax is None else vmax
+    vmin, vmax = limits(arr, vmin, vmax)
     span = max(vmax - vmin, 1e-12)
     norm = np.clip((np.where(finite, arr, vmin) - vmin) / span, 0.0, 1.0)
     rgb = (matplotlib.colormaps[cmap](norm)[..., :3] * 255).round().astype(np.uint8)
@@ -73,6 +70,15 @@ def map_range(*maps: np.ndarray | None, percentiles: tuple[float, float] = (1, 9
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
     return float(lo), float(hi)
+
+
+def limits(arr: np.ndarray, vmin: float | None, vmax: float | None) -> tuple[float, float]:
+    """(vmin, vmax) with each one not given taken from `map_range` of ``arr``."""
+    if vmin is None or vmax is None:
+        lo, hi = map_range(arr)
+        vmin = lo if vmin is None else vmin
+        vmax = hi if vmax is None else vmax
+    return float(vmin), float(vmax)
 
 
 def nice_ceil(x: float) -> float:
@@ -184,10 +190,7 @@ def save_map_png(
 ) -> None:
     """A colour-mapped disparity, depth or confidence map with its colour bar (``label``: the
     quantity and its unit). Limits default to the 1st and 99th percentiles of the map."""
-    if vmin is None or vmax is None:
-        lo, hi = map_range(arr)
-        vmin = lo if vmin is None else vmin
-        vmax = hi if vmax is None else vmax
+    vmin, vmax = limits(arr, vmin, vmax)
     rgb = enlarge(colorize(arr, vmin, vmax, cmap))
     _save_png(path, beside(rgb, colorbar_rgb(rgb.shape[0], vmin, vmax, cmap, label, "both")))
 
@@ -305,9 +308,6 @@ def save_points_png(
 ) -> None:
     """Points drawn as single pixels coloured by their value over a dimmed reference view,
     with the colour bar of their values."""
-    if vmin is None or vmax is None:
-        lo, hi = map_range(np.asarray(value))
-        vmin = lo if vmin is None else vmin
-        vmax = hi if vmax is None else vmax
+    vmin, vmax = limits(np.asarray(value), vmin, vmax)
     rgb = enlarge(points_rgb(image, xy, value, vmin, vmax, cmap))
     _save_png(path, beside(rgb, colorbar_rgb(rgb.shape[0], vmin, vmax, cmap, label, "both")))

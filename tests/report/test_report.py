@@ -25,20 +25,10 @@ FAST = ["--passes", "1", "--iters", "2", "--quiet"]
 
 
 @pytest.fixture(scope="module")
-def lightfield_result(tmp_path_factory):
+def lightfield_result(tmp_path_factory, write_tiny_hci):
     """A light-field run with ground truth (the 3x3 synthetic scene of the CLI tests)."""
-    from diffdepth.io import write_pfm
-    from diffdepth.synth import make_lightfield
-
     root = tmp_path_factory.mktemp("lf")
-    lf = make_lightfield(height=40, width=56, grid=(3, 3))
-    scene = root / "scene"
-    scene.mkdir()
-    for r in range(3):
-        for c in range(3):
-            img = (lf.views[r, c] * 255).round().astype(np.uint8)
-            Image.fromarray(img).save(scene / f"input_Cam{r * 3 + c:03d}.png")
-    write_pfm(scene / "gt_disp_lowres.pfm", lf.gt)
+    scene, _ = write_tiny_hci(root / "scene")
     assert main(["run", str(scene), "--out", str(root / "out"), *FAST]) == 0
     return root / "out"
 
@@ -192,3 +182,28 @@ def test_chromium_check_sees_a_broken_picture(chromium, tmp_path):
     report = chromium.open(page)
     assert report.images[0]["width"] == 0
     assert any("missing.png" in e or "ERR_FILE_NOT_FOUND" in e for e in report.errors)
+
+
+def test_multiview_errors_use_the_fitted_scale(multiview_all, tmp_path):
+    """Depth is known up to scale: the signed error compares the map times the scale the
+    metrics fitted."""
+    import matplotlib
+
+    from diffdepth import viz
+    from diffdepth.io import write_pfm
+    from diffdepth.report.panels import panel_groups
+
+    out, names = multiview_all
+    folder = tmp_path / "r"
+    shutil.copytree(out / names[0], folder)
+    depth = np.load(folder / "depth.npy")
+    write_pfm(folder / "gt.pfm", 2.0 * depth)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics["scale_fitted"] = {"scale": 2.0}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    groups = {g.title.split(" ")[0]: g for g in panel_groups(read_result_folder(folder))}
+    result = next(p for p in groups["signed"].panels if p.title == "result")
+    mid = np.round(np.array(matplotlib.colormaps[viz.ERROR_CMAP](0.5)[:3]) * 255)
+    assert np.abs(result.rgb.reshape(-1, 3) - mid).max() <= 1
+    write_report(folder)
+    assert "signed error" in (folder / "report.html").read_text()

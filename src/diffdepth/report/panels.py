@@ -47,6 +47,16 @@ def points_radius(shape: tuple[int, int]) -> int:
     return max(0, round(max(shape) / 250))
 
 
+def _scale(res: ResultFolder, which: str) -> float:
+    """The factor a map is compared with the ground truth under: 1 for disparity; for depth
+    (known up to scale) the scale fitted by the metrics (``scale_fitted.scale``), when there."""
+    key = "scale_fitted" if which == "result" else "plain_scale_fitted"
+    fit = res.metrics.get(key)
+    if res.kind == "multiview" and isinstance(fit, dict) and "scale" in fit:
+        return float(fit["scale"])
+    return 1.0
+
+
 def panel_groups(res: ResultFolder) -> list[PanelGroup]:
     """Result, plain diffusion, ground truth, points and reference under one colour scale;
     confidence and mask; signed errors and bad pixels when there is ground truth."""
@@ -92,7 +102,7 @@ def panel_groups(res: ResultFolder) -> list[PanelGroup]:
     if res.gt is not None:
         maps = [("plain diffusion", res.plain), ("result", res.result)]
         maps = [(t, m) for t, m in maps if m is not None]
-        errors = [(t, m.astype(np.float64) - res.gt) for t, m in maps]
+        errors = [(t, _scale(res, t) * m.astype(np.float64) - res.gt) for t, m in maps]
         limit = viz.error_limit(*(e for _, e in errors))
         unit = "px per view step" if res.kind == "lightfield" else "scene units"
         groups.append(
