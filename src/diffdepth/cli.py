@@ -1,4 +1,4 @@
-"""The ``diffdepth`` command: run, demo, points, score.
+"""The ``diffdepth`` command: run, demo, points, score, batch.
 
 Bad input never ends in a traceback: every user error is one line naming the file or the flag
 and what was expected, and the exit status is 2. Messages go through `logging` (the
@@ -189,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--border", type=int, default=15, help="pixels left out at each border")
     score.add_argument("--invalid-zero", action="store_true", help="gt value 0 = unknown")
     score.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_batch_and_threads(sub)
     return parser
 
 
@@ -379,6 +380,102 @@ def cmd_score(args) -> int:
     return 0
 
 
+# ---- batch runs and thread counts ------------------------------------------------------------
+
+
+def _positive_int(flag: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} wants a positive integer, not {text!r}")
+        return value
+
+    return parse
+
+
+def _add_batch_and_threads(sub) -> None:
+    """The batch subcommand, and --threads on every subcommand."""
+    batch = sub.add_parser(
+        "batch",
+        help="many scenes (or every image of a multi-view set), each its own result",
+        description="Run every scene the inputs name, each into OUT/<scene>; resumable (whole "
+        "results are skipped), failures reported, an index in OUT/index.html and "
+        "OUT/summary.csv. More than one worker, or --address, needs Ray "
+        "(pip install 'diffdepth[batch]').",
+        formatter_class=_HelpFormatter,
+    )
+    batch.add_argument(
+        "inputs", nargs="+", help="scene folders, folders of scenes, globs or list files (.txt)"
+    )
+    batch.add_argument("--out", required=True, help="output folder (one folder per task)")
+    batch.add_argument(
+        "--grid", type=_grid, metavar="ROWSxCOLS", help="rows x columns of plain folders of views"
+    )
+    batch.add_argument(
+        "--workers",
+        type=_positive_int("--workers"),
+        default=1,
+        help="tasks at once: 1 runs them in this process, more on a local Ray",
+    )
+    batch.add_argument(
+        "--address", metavar="HOST:PORT", help="run on the Ray cluster at this address instead"
+    )
+    batch.add_argument(
+        "--retries", type=int, default=1, help="runs again of a task that failed unexpectedly"
+    )
+    batch.add_argument("--redo", action="store_true", help="run finished tasks again too")
+    _add_common_run_flags(batch)
+    for name, p in sub.choices.items():
+        p.add_argument(
+            "--threads",
+            type=_positive_int("--threads"),
+            default=None,
+            help="threads of torch, numba and BLAS (default: the cores this process may use"
+            + ("; in a batch, divided among the workers)" if name == "batch" else ")"),
+        )
+
+
+def cmd_batch(args) -> int:
+    from diffdepth.batch import run_batch
+    from diffdepth.pipeline.multiview import MultiViewConfig
+
+    lf_only = args.distance != "rgb" or args.supervised or args.views != "crosshair"
+    base = MultiViewConfig()
+    multiview = replace(
+        base,
+        optimize=not args.no_optimize,
+        device=args.device,
+        seed=args.seed,
+        optim=_schedule(base.optim, args),
+    )
+    summary = run_batch(
+        args.inputs,
+        args.out,
+        lightfield=_run_config(args),
+        multiview=multiview,
+        multiview_error="--distance, --supervised and --views are light-field options"
+        if lf_only
+        else None,
+        grid=args.grid,
+        workers=args.workers,
+        threads=args.threads,
+        address=args.address,
+        retries=args.retries,
+        redo=args.redo,
+        progress=_progress(args),
+        log=log.info,
+    )
+    n = len(summary.records)
+    (log.warning if summary.failed else log.info)(
+        f"{n} task(s): {summary.count('done')} done, {summary.count('skipped')} skipped, "
+        f"{summary.count('failed')} failed; index in {summary.out / 'index.html'}"
+    )
+    return 1 if summary.failed else 0
+
+
 def _progress(args) -> bool:
     """Show progress bars unless --quiet."""
     return not args.quiet
@@ -417,13 +514,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error("a command is needed: run, demo, points or score")
+        parser.error("a command is needed: run, demo, points, score or batch")
     for flag in ("quiet", "verbose"):
         if not hasattr(args, flag):
             setattr(args, flag, False)
-    handlers = {"run": cmd_run, "demo": cmd_demo, "points": cmd_points, "score": cmd_score}
+    handlers = {
+        "run": cmd_run,
+        "demo": cmd_demo,
+        "points": cmd_points,
+        "score": cmd_score,
+        "batch": cmd_batch,
+    }
     try:
         with _logging(args), flag_wording():
+            if args.command != "batch":  # a batch sets each task's threads itself
+                from diffdepth.threads import set_threads
+
+                set_threads(args.threads)
             return handlers[args.command](args)
     except InputError as e:
         print(f"diffdepth: error: {e}", file=sys.stderr)
