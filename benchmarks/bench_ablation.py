@@ -21,7 +21,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks._machine import machine_info
+from benchmarks._machine import add_provenance_flag, commit_line, machine_info, provenance
 from benchmarks._runs import KEYS, METRIC_HEAD, SHARED, metric_cells, score
 from diffdepth.io import read_lightfield, write_pfm
 from diffdepth.losses import LossConfig
@@ -64,7 +64,9 @@ def main() -> None:
     p.add_argument("--points", default="noisy,epi")
     p.add_argument("--out", type=Path, default=Path("runs/bench_ablation"))
     p.add_argument("--results", type=Path, default=Path("benchmarks/results/ablation"))
+    add_provenance_flag(p)
     a = p.parse_args()
+    record = provenance(a.allow_dirty)
     if not SCENE.exists():
         raise SystemExit(f"{SCENE} is absent: this benchmark needs ../shared/data")
     lf = read_lightfield(SCENE)
@@ -97,7 +99,7 @@ def main() -> None:
             }
             rows[f"{pname}: {vname}"] = row
             print(pname, vname, json.dumps(row), flush=True)
-    res = {"machine": machine_info(), "scene": "antinous", "rows": rows}
+    res = {"machine": machine_info(record), "scene": "antinous", "rows": rows}
     a.results.parent.mkdir(parents=True, exist_ok=True)
     a.results.with_suffix(".json").write_text(json.dumps(res, indent=2))
     a.results.with_suffix(".md").write_text(to_markdown(res))
@@ -108,7 +110,8 @@ def to_markdown(res: dict) -> str:
     lines = [
         "# What each stage of a light-field run buys (HCI antinous, 512x512, 9x9)",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}. Shared scorer on each "
+        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}; {commit_line(m)}. "
+        "Shared scorer on each "
         "variant's `disparity.pfm`; 'seconds' is the in-process run (points given).",
         "",
         "| points: variant " + METRIC_HEAD + "| added points | refined pixels | seconds |",

@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks._machine import machine_info
+from benchmarks._machine import add_provenance_flag, commit_line, machine_info, provenance
 from benchmarks.bench_diffuse import bench_diffuse
 from benchmarks.bench_splat import bench_splat
 
@@ -25,7 +25,8 @@ def to_markdown(res: dict) -> str:
         "# Core benchmark",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} "
-        f"threads), Python {m['python']}; load average at start {m['load_average_1min']:.2f}.",
+        f"threads), Python {m['python']}; load average at start {m['load_average_1min']:.2f}; "
+        f"{commit_line(m)}.",
         "",
         "| splat (512x512) | fwd ms | fwd+bwd ms | index_add_ floor fwd+bwd ms | ratio |",
         "|---|---|---|---|---|",
@@ -68,9 +69,11 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--markdown", type=Path)
+    add_provenance_flag(p)
     a = p.parse_args()
+    record = provenance(a.allow_dirty)
     res = {
-        "machine": machine_info(),
+        "machine": machine_info(record),
         "splat": bench_splat(a.repeats),
         "diffuse": bench_diffuse(max(3, a.repeats // 2 + 1), spsolve_repeats=3),
     }

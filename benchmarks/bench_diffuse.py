@@ -13,7 +13,7 @@ the adjoint start come from a solve of a problem whose lam and theta differ by 1
 iteration counts; and ``scipy.sparse.linalg.spsolve`` on the same 512x512 system, timed between
 the rounds of the 512x512 case.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_diffuse.py [--repeats 5] [--out FILE.json]
+    python -m benchmarks.bench_diffuse [--repeats 5] [--out FILE.json] [--allow-dirty]
 """
 
 from __future__ import annotations
@@ -159,11 +159,20 @@ def bench_diffuse(repeats: int = 5, tol: float = 1e-6, spsolve_repeats: int = 2)
 
 
 if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks._machine import add_provenance_flag, provenance
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default=None, help="also write the JSON here")
+    add_provenance_flag(parser)
     args = parser.parse_args()
+    record = provenance(args.allow_dirty)
     res = bench_diffuse(args.repeats)
+    res["machine"].update(record)
     text = json.dumps(res, indent=2)
     print(text)
     if args.out:

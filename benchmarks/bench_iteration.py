@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks._machine import machine_info
+from benchmarks._machine import add_provenance_flag, machine_info, provenance
 from benchmarks._runs import SHARED
 from diffdepth.io import read_lightfield
 from diffdepth.losses import LightFieldLoss, LossConfig
@@ -102,10 +102,12 @@ def main() -> None:
     p.add_argument("--vgg-repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
     p.add_argument("--results", type=Path, help="also write the JSON here")
+    add_provenance_flag(p)
     a = p.parse_args()
+    record = provenance(a.allow_dirty)
     lf = load_scene()
     out = {
-        "machine": machine_info(),
+        "machine": machine_info(record),
         "scene": lf.name,
         "rgb": bench_iteration("rgb", a.repeats, lf, a.device),
         "vgg": bench_iteration("vgg", a.vgg_repeats, lf, a.device) if a.vgg_repeats > 0 else None,

@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks._machine import machine_info
+from benchmarks._machine import add_provenance_flag, commit_line, machine_info, provenance
 from benchmarks._runs import KEYS, METRIC_HEAD, SHARED, metric_cells, run_cli, score
 from diffdepth.io import read_lightfield, write_points_csv
 from diffdepth.points.sampling import noisy_edge_points
@@ -45,7 +45,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("runs/bench_lightfield"))
     p.add_argument("--results", type=Path, default=Path("benchmarks/results/lightfield"))
     p.add_argument("--merge", action="store_true", help="keep earlier rows of other variants")
+    add_provenance_flag(p)
     a = p.parse_args()
+    record = provenance(a.allow_dirty)
     if not SCENE.exists():
         raise SystemExit(f"{SCENE} is absent: this benchmark needs ../shared/data")
     lf = read_lightfield(SCENE)
@@ -63,14 +65,15 @@ def main() -> None:
         timings = json.loads((out / "config.json").read_text())["timings"]
         run["peak_rss_mib"] = round(timings["peak_rss_mib"], 1)
         run["optimise_s"] = round(timings["optimize_s"], 1)
-        rows[name] = {**run, **{k: metrics[k] for k in KEYS}}
+        rows[name] = {**run, **{k: metrics[k] for k in KEYS}, "git_commit": record["git_commit"]}
         print(name, json.dumps(rows[name]), flush=True)
     old = a.results.with_suffix(".json")
     if a.merge and old.exists():
         earlier = json.loads(old.read_text())["variants"]
         merged = {**earlier, **rows}
         rows = {k: merged[k] for k in VARIANTS if k in merged}
-    res = {"machine": machine_info(), "device": a.device, "points": len(pts), "variants": rows}
+    res = {"machine": machine_info(record), "device": a.device, "points": len(pts)}
+    res["variants"] = rows
     if "plain" in rows:
         for name, row in rows.items():
             if name != "plain":
@@ -90,15 +93,17 @@ def to_markdown(res: dict) -> str:
         "# Light field: noisy-points protocol on HCI antinous (512x512, 9x9)",
         "",
         f"{res['points']} points; device {res['device']}; machine: {m['cpu']}, {m['cores']} "
-        f"cores, torch {m['torch']}" + (f", GPU {m['gpu']}" if "gpu" in m else "") + ".",
+        f"cores, torch {m['torch']}" + (f", GPU {m['gpu']}" if "gpu" in m else "") + "; "
+        f"{commit_line(m)} (rows kept by --merge name their own).",
         "Metrics from the shared scorer (`score_disparity.py`, 15 px border) on `disparity.pfm`.",
         "",
-        "| variant " + METRIC_HEAD + "| wall s | peak MiB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant " + METRIC_HEAD + "| wall s | peak MiB | commit |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in res["variants"].items():
         lines.append(
-            f"| {name} " + metric_cells(r) + f"| {r['wall_s']:.1f} | {r['peak_rss_mib']:.0f} |"
+            f"| {name} " + metric_cells(r) + f"| {r['wall_s']:.1f} | {r['peak_rss_mib']:.0f} "
+            f"| {(r.get('git_commit') or '?')[:10]} |"
         )
     return "\n".join(lines) + "\n"
 

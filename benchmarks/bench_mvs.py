@@ -18,7 +18,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks._machine import machine_info
+from benchmarks._machine import add_provenance_flag, machine_info, provenance
 from benchmarks._runs import SHARED
 from diffdepth.io import read_multiview
 from diffdepth.optimize import OptimConfig
@@ -99,9 +99,11 @@ def main() -> None:
     p.add_argument("--passes", type=int, default=5)
     p.add_argument("--iters", type=int, default=25)
     p.add_argument("--results", type=Path, default=Path("benchmarks/results/mvs"))
+    add_provenance_flag(p)
     a = p.parse_args()
+    record = provenance(a.allow_dirty)
     res = {
-        "machine": machine_info(),
+        "machine": machine_info(record),
         "schedule": {"passes": a.passes, "iters_per_phase": a.iters},
         "synthetic": synthetic_case(a.passes, a.iters),
         "temple": temple_case(a.passes, a.iters),

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def bench_epi_points(scene: Path | None = None, repeats: int = 3) -> dict:
+def bench_epi_points(
+    scene: Path | None = None, repeats: int = 3, record: dict | None = None
+) -> dict:
     """EPI points on antinous: count, accuracy, tile coverage and time (median of repeats)."""
     from benchmarks._machine import machine_info
     from diffdepth.io.lightfield import read_lightfield
@@ -65,7 +67,7 @@ def bench_epi_points(scene: Path | None = None, repeats: int = 3) -> dict:
         "time_s_all": times,
         "cpu_time_s_median": statistics.median(cpu_times),
         "config": config.__dict__,
-        "machine": machine_info(),
+        "machine": machine_info(record),
     }
 
 
@@ -123,12 +125,16 @@ if __name__ == "__main__":
     import argparse
 
     sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+    from benchmarks._machine import add_provenance_flag, provenance
+
     p = argparse.ArgumentParser()
     p.add_argument("--full", action="store_true", help="also the end-to-end runs")
     p.add_argument("--out", type=Path, default=Path("runs/bench_points"))
     p.add_argument("--results", type=Path, help="also write the JSON here")
+    add_provenance_flag(p)
     a = p.parse_args()
-    res = {"epi_points": bench_epi_points()}
+    record = provenance(a.allow_dirty)
+    res = {"epi_points": bench_epi_points(record=record)}
     if a.full:
         res["full_runs"] = bench_full_runs(a.out)
     text = json.dumps(res, indent=2)

@@ -7,7 +7,7 @@ backward is a gather). Warm-up, then ``repeats`` rounds that run the floor and t
 turn (so they share the machine's load); medians over the rounds. The ratio is the median over
 rounds of splat fwd+bwd / floor fwd+bwd of the same round.
 
-    python benchmarks/bench_splat.py [repeats]
+    python -m benchmarks.bench_splat [repeats] [--allow-dirty]
 """
 
 import json
@@ -128,5 +128,17 @@ def bench_splat(repeats: int = 7) -> dict:
 
 
 if __name__ == "__main__":
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 7
-    print(json.dumps(bench_splat(reps), indent=2))
+    import argparse
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks._machine import add_provenance_flag, provenance
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("repeats", type=int, nargs="?", default=7)
+    add_provenance_flag(parser)
+    args = parser.parse_args()
+    record = provenance(args.allow_dirty)
+    res = bench_splat(args.repeats)
+    res["machine"].update(record)
+    print(json.dumps(res, indent=2))
