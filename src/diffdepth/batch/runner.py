@@ -365,6 +365,15 @@ def run_batch(
         _need_ray("--address" if address else f"--workers {workers}")
     if threads is None:
         threads = 1 if address else threads_per_worker(workers)
+    if not address and workers > 1:
+        from diffdepth.threads import available_cores
+
+        cores = available_cores()
+        if workers * threads > cores:
+            log(
+                f"note: {workers} worker(s) x {threads} thread(s) is more than the {cores} "
+                "core(s) this process may use; the tasks will share them"
+            )
     lightfield = RunConfig() if lightfield is None else lightfield
     multiview = MultiViewConfig() if multiview is None else multiview
     settings = TaskSettings(lightfield, multiview, grid, threads)
