@@ -119,3 +119,14 @@ def commit_line(m: dict) -> str:
     if m.get("git_dirty"):
         text += " with uncommitted changes (--allow-dirty)"
     return text
+
+
+def emit_json(res: dict, path: Path | None) -> None:
+    """Print a result as JSON, and write it to ``path`` too when given."""
+    import json
+
+    text = json.dumps(res, indent=2)
+    print(text)
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")

@@ -12,7 +12,6 @@ then the median of ``repeats`` iterations, with a breakdown of the parts.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks._machine import add_provenance_flag, machine_info, provenance
+from benchmarks._machine import add_provenance_flag, emit_json, machine_info, provenance
 from benchmarks._runs import SHARED
 from diffdepth.io import read_lightfield
 from diffdepth.losses import LightFieldLoss, LossConfig
@@ -112,11 +111,7 @@ def main() -> None:
         "rgb": bench_iteration("rgb", a.repeats, lf, a.device),
         "vgg": bench_iteration("vgg", a.vgg_repeats, lf, a.device) if a.vgg_repeats > 0 else None,
     }
-    text = json.dumps(out, indent=2)
-    print(text)
-    if a.results:
-        a.results.parent.mkdir(parents=True, exist_ok=True)
-        a.results.write_text(text + "\n")
+    emit_json(out, a.results)
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ if __name__ == "__main__":
     import argparse
 
     sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-    from benchmarks._machine import add_provenance_flag, provenance
+    from benchmarks._machine import add_provenance_flag, emit_json, provenance
 
     p = argparse.ArgumentParser()
     p.add_argument("--full", action="store_true", help="also the end-to-end runs")
@@ -137,8 +137,4 @@ if __name__ == "__main__":
     res = {"epi_points": bench_epi_points(record=record)}
     if a.full:
         res["full_runs"] = bench_full_runs(a.out)
-    text = json.dumps(res, indent=2)
-    print(text)
-    if a.results:
-        a.results.parent.mkdir(parents=True, exist_ok=True)
-        a.results.write_text(text + "\n")
+    emit_json(res, a.results)

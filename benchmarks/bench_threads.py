@@ -37,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks._machine import add_provenance_flag, machine_info, provenance
+from benchmarks._machine import add_provenance_flag, emit_json, machine_info, provenance
 
 SPINNERS = {
     "python": "while True:\n    pass\n",
@@ -189,11 +189,7 @@ def main() -> None:
         "load_average_start_end": [load_start, os.getloadavg()[0]],
         "results": summary,
     }
-    text = json.dumps(res, indent=2)
-    print(text)
-    if a.results:
-        a.results.parent.mkdir(parents=True, exist_ok=True)
-        a.results.write_text(text + "\n")
+    emit_json(res, a.results)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,16 @@ pytest.importorskip("ray", reason="Ray (the [batch] extra) is not installed")
 FLAGS = ["--passes", "1", "--iters", "2", "--quiet"]
 
 
-def _batch(root, out):
+def _start(root, out):
+    """The batch in a process group of its own (Ray's processes join it)."""
     cmd = [sys.executable, "-m", "diffdepth.cli", "batch", str(root), "--out", str(out)]
-    return cmd + ["--workers", "2", *FLAGS]
+    return subprocess.Popen(
+        [*cmd, "--workers", "2", *FLAGS],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _end_group(proc):
@@ -48,13 +55,7 @@ def test_ray_batch_survives_a_broken_scene_and_a_kill(tmp_path):
     write_lightfield(root / "c", height=160, width=224, grid=(7, 7), seed=2)
     out = tmp_path / "out"
 
-    proc = subprocess.Popen(
-        _batch(root, out),
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start(root, out)
     try:
         deadline = time.monotonic() + 600
         while not (out / "a" / "manifest.json").exists():
@@ -71,13 +72,7 @@ def test_ray_batch_survives_a_broken_scene_and_a_kill(tmp_path):
     assert not (out / "c").exists(), "c finished before the kill: the test did not interrupt it"
     stamp = (out / "a" / "manifest.json").stat().st_mtime_ns
 
-    rerun = subprocess.Popen(
-        _batch(root, out),
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    rerun = _start(root, out)
     try:
         log, _ = rerun.communicate(timeout=600)
     finally:
