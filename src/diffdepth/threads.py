@@ -9,14 +9,14 @@ fairly instead of fighting over them.
 
 Two moments matter:
 
-- :func:`configure_environment` runs when ``diffdepth`` is imported, before torch and numba
-  load: it sets environment defaults the libraries read once, when they start their pools
-  (wait policy, pool sizes, numba's threading layer). A variable the user already set wins.
-  numba's pool gets the size of torch's: starting numba's OpenMP pool sets the OpenMP thread
-  count, which torch shares.
-  ``DIFFDEPTH_THREADS=N`` in the environment sets the default count.
+- When ``diffdepth`` is imported, before torch and numba start their pools:
+  :func:`configure_environment` sets the environment defaults the libraries read once, when
+  they start (wait policy, pool sizes; ``DIFFDEPTH_THREADS=N`` sets the default count), and
+  :func:`choose_threading_layer` picks numba's layer. A variable the user already set wins.
+  numba's pool gets the size of torch's: where both use one OpenMP runtime, starting numba's
+  pool sets the OpenMP thread count that torch reads.
 - :func:`set_threads` changes the counts at run time (``diffdepth ... --threads N`` calls it):
-  torch, numba and, when ``threadpoolctl`` is installed, BLAS.
+  torch, numba and BLAS (through threadpoolctl).
 
 Import ``diffdepth`` before torch or numpy for the wait policy to reach their pools.
 """
@@ -194,8 +194,9 @@ def set_threads(n: int | None = None) -> int:
     """Use ``n`` threads (default: :func:`default_threads`) in torch, numba and BLAS.
 
     numba's count is capped by the size its pool started with (``NUMBA_NUM_THREADS``, the
-    default count when diffdepth was imported). numba's pool is started first: with the
-    OpenMP layer its start resets the OpenMP thread count torch reads, so torch's is set after.
+    default count when diffdepth was imported). numba's pool is started first: where it shares
+    torch's OpenMP runtime, its start resets the thread count torch reads, so torch's is set
+    after.
     torch's inter-op pool can be sized only before it first runs; after that its size is kept.
     Returns the count set."""
     n = default_threads() if n is None else int(n)
