@@ -37,21 +37,21 @@ def temple() -> Path:
 
 @pytest.fixture(scope="session")
 def write_tiny_hci():
-    """write(folder): a 3x3 HCI-style light field folder (56x40 views, with ground truth) from
-    the synthetic generator; returns (folder, the LightField)."""
+    """write(folder, height=40, width=56, grid=(3, 3), seed=0): an HCI-style light field folder
+    (with ground truth) from the synthetic generator; returns (folder, the LightField)."""
     import numpy as np
     from PIL import Image
 
     from diffdepth.io import write_pfm
     from diffdepth.synth import make_lightfield
 
-    def write(folder):
-        lf = make_lightfield(height=40, width=56, grid=(3, 3))
+    def write(folder, height=40, width=56, grid=(3, 3), seed=0):
+        lf = make_lightfield(height=height, width=width, grid=grid, seed=seed)
         folder.mkdir(parents=True)
-        for r in range(3):
-            for c in range(3):
+        for r in range(grid[0]):
+            for c in range(grid[1]):
                 img = (lf.views[r, c] * 255).round().astype(np.uint8)
-                Image.fromarray(img).save(folder / f"input_Cam{r * 3 + c:03d}.png")
+                Image.fromarray(img).save(folder / f"input_Cam{r * grid[1] + c:03d}.png")
         write_pfm(folder / "gt_disp_lowres.pfm", lf.gt)
         return folder, lf
 

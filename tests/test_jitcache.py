@@ -9,7 +9,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import diffdepth
@@ -135,33 +134,17 @@ def readonly_user():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _tiny_scene(folder: Path) -> tuple[Path, Path]:
-    from PIL import Image
-
-    from diffdepth.synth import make_lightfield
-
-    lf = make_lightfield(height=24, width=32, grid=(3, 3))
-    folder.mkdir()
-    for r in range(3):
-        for c in range(3):
-            img = (lf.views[r, c] * 255).round().astype(np.uint8)
-            Image.fromarray(img).save(folder / f"input_Cam{r * 3 + c:03d}.png")
-    rng = np.random.default_rng(0)
-    x, y = rng.uniform(0, 31, 40), rng.uniform(0, 23, 40)
-    d = lf.gt[np.round(y).astype(int), np.round(x).astype(int)]
-    pts = folder.parent / "points.csv"
-    pts.write_text("x,y,disparity\n" + "".join(f"{a},{b},{v}\n" for a, b, v in zip(x, y, d)))
-    return folder, pts
-
-
-def test_read_only_package_and_home_fall_back_to_the_temp_folder(readonly_user):
+def test_read_only_package_and_home_fall_back_to_the_temp_folder(
+    readonly_user, write_tiny_hci, points_csv
+):
     run, base, writable, tmp = readonly_user
     res = run(["--help"])
     assert res.returncode == 0 and "batch" in res.stdout, res.stderr[-3000:]
     assert "cannot cache" not in res.stderr
 
-    scene, pts = _tiny_scene(base / "scene")
-    args = ["run", scene, "--points", pts, "--no-optimize", "--quiet"]
+    scene, lf = write_tiny_hci(base / "scene1")
+    pts = points_csv(base / "points1.csv", lf)
+    args = ["run", scene, "--points", pts, "--no-optimize"]
     first = run([*args, "--out", writable / "o1"])
     assert first.returncode == 0, first.stderr[-3000:]
     assert first.stderr.count("compiling kernels, once") == 1
@@ -174,20 +157,16 @@ def test_read_only_package_and_home_fall_back_to_the_temp_folder(readonly_user):
     assert (writable / "o2" / "disparity.pfm").is_file()
 
 
-def test_nowhere_to_cache_compiles_every_run_and_says_so(readonly_user):
+def test_nowhere_to_cache_compiles_every_run_and_says_so(readonly_user, write_tiny_hci, points_csv):
     run, base, writable, _ = readonly_user
     # numba may use only the package's own folders, which are read-only: no cache at all
     env = {"NUMBA_CACHE_LOCATOR_CLASSES": "InTreeCacheLocator"}
     res = run(["--help"], **env)
     assert res.returncode == 0 and "cannot cache" not in res.stderr, res.stderr[-3000:]
-    scene = base / "scene"
-    if not scene.exists():
-        _tiny_scene(scene)
+    scene, lf = write_tiny_hci(base / "scene2")
+    pts = points_csv(base / "points2.csv", lf)
     out = writable / "o3"
-    res = run(
-        ["run", scene, "--points", base / "points.csv", "--no-optimize", "--quiet", "--out", out],
-        **env,
-    )
+    res = run(["run", scene, "--points", pts, "--no-optimize", "--out", out], **env)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "every run compiles them" in res.stderr
     assert (out / "disparity.pfm").is_file()

@@ -467,6 +467,7 @@ def cmd_batch(args) -> int:
         redo=args.redo,
         progress=_progress(args),
         log=log.info,
+        warn=log.warning,
     )
     n = len(summary.records)
     (log.warning if summary.failed else log.info)(

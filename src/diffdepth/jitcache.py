@@ -177,6 +177,11 @@ def _install_notice() -> None:
             if _state["notice_shown"] or not module.startswith("diffdepth."):
                 return
             _state["notice_shown"] = True
+            import logging
+
+            log = logging.getLogger("diffdepth")
+            if log.handlers and not log.isEnabledFor(logging.INFO):
+                return  # the command line's --quiet
             try:
                 from tqdm import tqdm
 

@@ -30,8 +30,9 @@ def test_two_results_one_reported_failure_and_an_index(three_scenes, tmp_path, c
     out = tmp_path / "out"
     code = main(["batch", str(three_scenes), "--out", str(out), *FLAGS])
     assert code == 1  # a task failed; the others finished
-    printed = capsys.readouterr().out
-    assert "3 task(s): 2 done, 0 skipped, 1 failed" in printed
+    printed = capsys.readouterr()
+    assert "3 task(s): 2 done, 0 skipped, 1 failed" in printed.err  # a warning
+    assert "b: FAILED" in printed.err
     for name in ("a", "c"):
         assert verify_manifest(out / name) == []
         assert (out / name / "disparity.pfm").is_file()
@@ -43,7 +44,10 @@ def test_two_results_one_reported_failure_and_an_index(three_scenes, tmp_path, c
     assert "input_Cam004.png" in rows["b"]["error"] and rows["b"]["attempts"] == "1"
     assert float(rows["a"]["time_s"]) > 0 and float(rows["a"]["mse_x100"]) >= 0
     page = (out / "index.html").read_text()
-    assert page.count("<tr>") == 4 and 'class="failed"' in page and 'href="a/"' in page
+    assert "2 done, 1 failed" in page
+    assert page.count('<div class="card">') == 2 and page.count('<div class="card failed">') == 1
+    assert 'href="a/report.html"' in page and 'href="c/report.html"' in page
+    assert "input_Cam004.png" in page  # the failure's message
 
 
 def test_resume_skips_whole_results_and_redoes_damaged_ones(three_scenes, tmp_path):
@@ -152,18 +156,11 @@ def test_threads_per_worker_never_oversubscribes():
     assert threads_per_worker(4, cores=2) == 1  # one each at least
 
 
-def test_multiview_tasks_need_multiview_options(tmp_path, capsys):
-    from diffdepth.io.colmap import write_colmap_model
+def test_multiview_tasks_need_multiview_options(tmp_path, capsys, write_colmap_scene):
     from diffdepth.synth import make_multiview
 
     scene, _ = make_multiview(n_views=3, height=24, width=32, seed=0)
-    folder = tmp_path / "mv"
-    (folder / "images").mkdir(parents=True)
-    from PIL import Image
-
-    for name, img in zip(scene.names, scene.images):
-        Image.fromarray((img * 255).round().astype("uint8")).save(folder / "images" / name)
-    write_colmap_model(folder / "sparse", scene, binary=True)
+    folder = write_colmap_scene(tmp_path / "mv", scene)
     code = main(["batch", str(folder), "--out", str(tmp_path / "o"), "--distance", "vgg"])
     assert code == 2 and "light-field options" in capsys.readouterr().err
     code = main(

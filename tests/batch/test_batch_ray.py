@@ -17,11 +17,9 @@ import pytest
 from diffdepth.batch import threads_per_worker
 from diffdepth.io.manifest import verify_manifest
 
-from .conftest import break_scene, write_lightfield
-
 pytest.importorskip("ray", reason="Ray (the [batch] extra) is not installed")
 
-FLAGS = ["--passes", "1", "--iters", "2", "--quiet"]
+FLAGS = ["--passes", "1", "--iters", "2"]
 
 
 def _start(root, out):
@@ -48,11 +46,11 @@ def _whole(out, name):
     return (out / name).is_dir() and verify_manifest(out / name) == []
 
 
-def test_ray_batch_survives_a_broken_scene_and_a_kill(tmp_path):
+def test_ray_batch_survives_a_broken_scene_and_a_kill(tmp_path, write_tiny_hci, break_scene):
     root = tmp_path / "scenes"
-    write_lightfield(root / "a", seed=0)
-    break_scene(write_lightfield(root / "b", seed=1))
-    write_lightfield(root / "c", height=160, width=224, grid=(7, 7), seed=2)
+    write_tiny_hci(root / "a", seed=0)
+    break_scene(write_tiny_hci(root / "b", seed=1)[0])
+    write_tiny_hci(root / "c", height=160, width=224, grid=(7, 7), seed=2)
     out = tmp_path / "out"
 
     proc = _start(root, out)

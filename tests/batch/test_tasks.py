@@ -1,6 +1,5 @@
 """Which tasks a batch's inputs name, and the result folders they get."""
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -99,16 +98,11 @@ def test_task_names_are_unique_safe_and_avoid_the_index_files(tmp_path):
     assert all(t.kind == "lightfield" and t.image is None for t in tasks)
 
 
-def test_a_multiview_scene_is_a_task_per_image(tmp_path):
-    from diffdepth.io.colmap import write_colmap_model
+def test_a_multiview_scene_is_a_task_per_image(tmp_path, write_colmap_scene):
     from diffdepth.synth import make_multiview
 
     scene, _ = make_multiview(n_views=3, height=24, width=32, seed=0)
-    folder = tmp_path / "temple"
-    (folder / "images").mkdir(parents=True)
-    for name, img in zip(scene.names, scene.images):
-        Image.fromarray((img * 255).round().astype(np.uint8)).save(folder / "images" / name)
-    write_colmap_model(folder / "sparse", scene, binary=True)
+    folder = write_colmap_scene(tmp_path / "temple", scene)
     bad = tmp_path / "broken"
     (bad / "sparse").mkdir(parents=True)
     (bad / "sparse" / "cameras.txt").write_text("garbage\n")

@@ -339,6 +339,7 @@ def run_batch(
     redo: bool = False,
     progress: bool = True,
     log=print,
+    warn=None,
 ) -> BatchSummary:
     """Run every task the inputs name (see diffdepth.batch.tasks) into ``out``.
 
@@ -349,7 +350,8 @@ def run_batch(
     Ray with that many workers, each with ``threads`` threads (default: the cores divided
     among the workers). address: an existing Ray cluster instead (each task asks it for
     ``threads`` CPUs, default 1). retries: how often a task that failed unexpectedly (not
-    from bad input) is run again. redo: run finished tasks again too.
+    from bad input) is run again. redo: run finished tasks again too. log and warn: where
+    messages and the lines of failed tasks go (warn defaults to log).
     """
     from diffdepth.pipeline import RunConfig
     from diffdepth.pipeline.multiview import MultiViewConfig
@@ -397,11 +399,22 @@ def run_batch(
         if not pending:
             return summary
         _add_sparse_points(scenes, records, log)
-        _execute(summary, pending, settings, scenes, workers, address, retries, progress, log)
+        _execute(
+            summary,
+            pending,
+            settings,
+            scenes,
+            workers,
+            address,
+            retries,
+            progress,
+            log,
+            warn or log,
+        )
     return summary
 
 
-def _execute(summary, pending, settings, scenes, workers, address, retries, progress, log):
+def _execute(summary, pending, settings, scenes, workers, address, retries, progress, log, warn):
     from tqdm import tqdm
 
     out = summary.out
@@ -413,6 +426,7 @@ def _execute(summary, pending, settings, scenes, workers, address, retries, prog
     )
     bar = tqdm(total=len(pending), unit="task", disable=not progress, dynamic_ncols=True)
     say = tqdm.write if progress else log
+    alarm = tqdm.write if progress else warn
     try:
         for rec in pending:
             executor.submit(by_name[rec.task.name].task)
@@ -421,7 +435,7 @@ def _execute(summary, pending, settings, scenes, workers, address, retries, prog
             rec = by_name[task.name]
             rec.attempts += 1
             if outcome["status"] != "done" and outcome.get("retry") and rec.attempts <= retries:
-                say(f"{task.name}: failed ({outcome['error']}); trying again")
+                alarm(f"{task.name}: failed ({outcome['error']}); trying again")
                 executor.submit(rec.task)
                 continue
             rec.status = outcome["status"]
@@ -432,7 +446,7 @@ def _execute(summary, pending, settings, scenes, workers, address, retries, prog
             else:
                 rec.error = outcome["error"]
                 _log_failure(out, task, outcome)
-                say(f"{task.name}: FAILED: {rec.error}")
+                alarm(f"{task.name}: FAILED: {rec.error}")
             bar.update(1)
             bar.set_postfix(failed=summary.count("failed"), refresh=False)
             write_index(summary)
