@@ -7,9 +7,13 @@ surface). Every surface is a flat rectangle with a procedural, view-independent 
 (smooth sums of sinusoids), so warping with the true depth reproduces colours exactly up to
 bilinear interpolation, except where a surface is hidden in one view and seen in the other.
 
-Cameras are pinhole, x_cam = R X + t, looking at the point (0, 0, 8): camera 0 at the origin,
-the others on a circle of radius ``baseline / 2`` around it (default baseline 1.0, about a
-tenth of the scene depth).
+Cameras are pinhole, x_cam = R X + t, with camera 0 at the origin. Two layouts:
+
+- ``"ring"``: every camera looks at the point (0, 0, 8), the others on a circle of radius
+  ``baseline / 2`` around camera 0 (default baseline 1.0, about a tenth of the scene depth);
+- ``"row"``: a rectified row, as a stereo rig gives: identical intrinsics, no rotation (every
+  camera looks down +z), camera i at x = i * baseline; reference pixel (x, y) of depth z is seen
+  by camera i at (x - i f baseline / z, y).
 """
 
 from __future__ import annotations
@@ -140,12 +144,15 @@ def make_multiview(
     sizes: list[tuple[int, int]] | None = None,
     baseline: float = 1.0,
     n_points: int = 500,
+    layout: str = "ring",
 ) -> tuple[MultiViewScene, list[np.ndarray]]:
     """Render the synthetic scene from ``n_views`` pinhole cameras.
 
     height, width: image size of every view, unless ``sizes`` gives (H, W) per view
     seed:      the textures and the sparse points
-    baseline:  diameter of the circle of cameras around camera 0 (scene depth 6..10)
+    baseline:  "ring": diameter of the circle of cameras around camera 0 (scene depth 6..10);
+               "row": distance between neighbouring cameras
+    layout:    "ring" (cameras look at one point) or "row" (rectified, see the module docstring)
     n_points:  number of sparse points sampled on visible surfaces (exact, noise-free), each
                observed in every view that sees it (occlusion tested against the true depth)
     Returns the scene (images float32 [H_i, W_i, 3]; points3d, obs_ids, obs_xy filled in) and the
@@ -153,6 +160,8 @@ def make_multiview(
     """
     if n_views < 2:
         raise ValueError(f"make_multiview: need at least 2 views, got {n_views}")
+    if layout not in ("ring", "row"):
+        raise ValueError(f"make_multiview: layout must be 'ring' or 'row', got {layout!r}")
     sizes = [(height, width)] * n_views if sizes is None else [tuple(s) for s in sizes]
     if len(sizes) != n_views:
         raise ValueError(f"make_multiview: {n_views} views but {len(sizes)} sizes")
@@ -161,14 +170,19 @@ def make_multiview(
     target = np.array([0.0, 0.0, 8.0])
     Ks, Rs, ts, images, depths = [], [], [], [], []
     for i, (h, w) in enumerate(sizes):
-        if i == 0:
+        if layout == "row":
+            centre = np.array([i * baseline, 0.0, 0.0])
+        elif i == 0:
             centre = np.zeros(3)
         else:
             ang = 2 * np.pi * (i - 1) / (n_views - 1) + 0.3
             centre = 0.5 * baseline * np.array([np.cos(ang), np.sin(ang), 0.0])
         f = 1.0 * w
         K = np.array([[f, 0.0, (w - 1) / 2], [0.0, f, (h - 1) / 2], [0.0, 0.0, 1.0]])
-        R, t = _look_at(centre, target)
+        if layout == "row":
+            R, t = np.eye(3), -centre
+        else:
+            R, t = _look_at(centre, target)
         depth, img = ray_cast(rects, K, R, t, (h, w))
         Ks.append(K)
         Rs.append(R)
