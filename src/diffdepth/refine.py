@@ -134,7 +134,7 @@ def refine_edges(
     itself by occlusion-aware photo-consistency.  Returns (float32 [H, W], pixels changed)."""
     from diffdepth import _refine_numba as k
 
-    D = np.array(D, np.float64)  # a private copy, updated in place
+    D = np.asarray(D, np.float64)
     ref_c = np.ascontiguousarray(ref, dtype=np.float32)
     views_c = np.ascontiguousarray(views, dtype=np.float32)
     offs = np.ascontiguousarray(np.asarray(offsets, np.float64).reshape(-1, 2))
@@ -148,19 +148,43 @@ def refine_edges(
         )
     if len(offs) != len(views_c) or len(offs) == 0:
         raise ValueError(f"refine_edges: {len(views_c)} views but {len(offs)} offsets")
+    member = one_sided_subsets(offs)
+
+    def map_costs(Dm: np.ndarray, need: np.ndarray, out: np.ndarray) -> None:
+        k.map_costs(ref_c, views_c, offs, member, Dm, need, out)
+
+    return refine_edges_with(D, ref_c, map_costs, len(member), config)
+
+
+def refine_edges_with(
+    D: np.ndarray,
+    ref: np.ndarray,
+    map_costs,
+    n_subsets: int,
+    config: EdgeRefineConfig = EdgeRefineConfig(),  # noqa: B008 (frozen dataclass)
+) -> tuple[np.ndarray, int]:
+    """`refine_edges` for any camera model: ``map_costs(Dm, need, out)`` writes into out
+    float32 [n_subsets, H, W] the error of every view subset at each pixel's own label Dm[y, x]
+    (only where need[y, x]; 100 where no view of the subset sees the pixel). D [H, W] is in
+    the units of ``config.jump`` and ``config.min_change``; ref [H, W, C]."""
+    from diffdepth import _refine_numba as k
+
+    D = np.array(D, np.float64)  # a private copy, updated in place
+    ref_c = np.ascontiguousarray(ref, dtype=np.float32)
+    if ref_c.ndim == 2:
+        ref_c = ref_c[..., None]
     if not np.isfinite(D).all():
         raise ValueError("refine_edges: the map has non-finite values")
     start = D.copy()
     mask = edge_mask(D, config)
     if config.rounds == 0 or not mask.any():
         return D.astype(np.float32), 0
-    member = one_sided_subsets(offs)
     py, px = (a.astype(np.int64) for a in np.nonzero(mask))
     r = config.window // 2
     need = ndimage.binary_dilation(mask, np.ones((config.window,) * 2, dtype=bool))
     weights = np.empty((len(px), config.window**2), np.float32)
     k.support_weights(ref_c, py, px, r, 1.0 / config.gamma, weights)
-    costs = np.empty((len(member),) + D.shape, np.float32)
+    costs = np.empty((n_subsets,) + D.shape, np.float32)
     shifts = [
         (dx * s, dy * s)
         for dist in config.distances
@@ -169,7 +193,7 @@ def refine_edges(
     ]
 
     def score(Dm: np.ndarray) -> np.ndarray:
-        k.map_costs(ref_c, views_c, offs, member, Dm, need, costs)
+        map_costs(Dm, need, costs)
         out = np.empty(len(px), np.float32)
         k.aggregate_min(costs, weights, py, px, r, out)
         return out

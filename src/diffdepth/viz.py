@@ -180,6 +180,11 @@ def save_image_png(path, image: np.ndarray) -> None:
     _save_png(path, (np.clip(np.asarray(image, np.float64), 0, 1) * 255).round().astype(np.uint8))
 
 
+def save_mask_png(path, mask: np.ndarray) -> None:
+    """A bool mask as an 8-bit grey PNG: 255 valid, 0 not."""
+    _save_png(path, np.where(np.asarray(mask, bool), 255, 0).astype(np.uint8))
+
+
 def save_map_png(
     path,
     arr,

@@ -3,6 +3,24 @@
 The label is inverse depth, normalised by the median of the initial points so that one set of
 learning rates fits every scene scale; the loss sees it in scene units. Depth is the occlusion
 key (a larger inverse depth is nearer).
+
+Stages of an optimised run (each one a field of `MultiViewConfig`):
+
+1. views (`points.pinhole.select_views`): the views most alike the reference (viewing
+   direction within ``max_angle``, then the nearest), at most ``max_views``; the loss and every
+   photo-consistency test use only them;
+2. densify (`points.pinhole.densify_pinhole`): plane-sweep points on a 3 px grid where the sweep
+   is unambiguous and agrees with the sweep of the nearest view (left-right check);
+3. optimise (`optimize.optimize`): the schedule of ``optim`` (robust occlusion order, occlusion
+   cuts, anchors);
+4. post-process: colour-weighted median, the light field's edge refinement with pinhole warping
+   (`refine.refine_edges_with`), the median again, and pixels no view sees or that fail the
+   left-right check beside a depth edge filled from the farther side (`fill_hidden`);
+5. trust (`trust_maps`): validity mask and confidence from photo-consistent support.
+
+Thresholds of the sweep, of the occlusion cuts and of the edge refinement are in pixels of
+disparity of the nearest selected view (``PinholeViews.px_per_rho``), as on a light field.
+``--no-optimize`` is the SPEC's plain diffusion of the sparse points.
 """
 
 from __future__ import annotations
@@ -10,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +46,22 @@ from diffdepth.pipeline.outputs import (
     write_loss_csv,
 )
 from diffdepth.points.base import PointSet
+from diffdepth.points.pinhole import SupportConfig
+from diffdepth.points.sweep import SweepConfig
+from diffdepth.refine import EdgeRefineConfig
+
+
+def _multi_view_optim() -> OptimConfig:
+    """OptimConfig.multi_view() with the light field's robust occlusion order, occlusion cuts
+    (cut_jump in px of disparity of the nearest view, see the module docstring) and anchors."""
+    return replace(
+        OptimConfig.multi_view(),
+        order="robust",
+        cut_radius=10.0,
+        cut_jump=1.0,
+        prior_value=0.1,
+        prior_xy=0.01,
+    )
 
 
 @dataclass(frozen=True)
@@ -37,11 +71,26 @@ class MultiViewConfig:
     optimize: bool = True  # False: the plain diffusion of the sparse points
     device: str = "cpu"  # 'cpu' or 'cuda'
     seed: int = 0  # seeds the view subsets and the densification sample
-    n_views: int = 5  # views drawn at random for each loss evaluation
-    densify_points: int = 3000  # points added at RGB edges after the first Q phase
+    max_views: int = 4  # views the reference is compared with (select_views)
+    max_angle: float = 60.0  # ... whose viewing direction is within this many degrees
+    n_views: int = 4  # of those, views drawn at random for each loss evaluation
+    densify: bool = True  # plane-sweep points before optimising (points.pinhole)
+    sweep: SweepConfig = field(  # its settings, in px of disparity of the nearest view
+        default_factory=lambda: SweepConfig(step=0.25, window=7, min_ratio=1.2, exclude=1.0)
+    )
+    densify_points: int = 0  # points added at RGB edges after the first Q phase
     confidence_weights: bool = False  # initialise R = -log(confidence) (track length)
-    optim: OptimConfig = field(default_factory=OptimConfig.multi_view)
+    median_radius: int = 3  # colour-weighted median of the optimised map (0: none)
+    edge_refine: bool = True  # re-choose the pixels beside depth edges after optimising
+    refine: EdgeRefineConfig = field(  # its settings, in px of disparity of the nearest view
+        default_factory=lambda: EdgeRefineConfig(jump=0.5, min_change=0.25)
+    )
+    refine_relative: float = 0.05  # ... its jump is at least this fraction of the median
+    fill_hidden: bool = True  # pixels no view sees take the farther neighbour's value
+    cross_check_views: int = 1  # ... and so do pixels inconsistent with these views' sweeps
+    optim: OptimConfig = field(default_factory=_multi_view_optim)
     loss: MultiViewLossConfig = field(default_factory=MultiViewLossConfig)
+    support: SupportConfig = field(default_factory=SupportConfig)  # validity and confidence
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -59,6 +108,8 @@ class MultiViewResult:
     metrics: dict  # re-projection errors (Lab) of plain and optimised; scale-fitted if gt
     timings: dict
     config: MultiViewConfig
+    mask: np.ndarray | None = None  # bool [H, W]: pixels the depth can be trusted at
+    confidence: np.ndarray | None = None  # float32 [H, W] in 0..1 (points.pinhole.photo_support)
 
 
 def reference_point_set(scene: MultiViewScene, ref: int) -> PointSet:
@@ -115,32 +166,83 @@ def run_multiview(
     scale = float(np.median(points.value))
     if not scale > 0:
         raise InputError(f"{scene.source}: {name}: the sparse points lie behind the camera")
+    from diffdepth.points.pinhole import PinholeViews, select_views
+
+    views = select_views(scene, ref, config.max_views, config.max_angle)
+    pv = PinholeViews.from_scene(scene, ref, views, rho=scale)
+    px_per_label = scale * pv.px_per_rho  # px of disparity of the nearest view per label unit
     normalised = PointSet(points.xy, points.value / scale, points.confidence)
-    model = build_model(image, normalised, config.optim, device, config.confidence_weights)
+    # the SPEC's plain diffusion: occlusion order by label, smoothness from Sobel alone
+    plain_optim = replace(config.optim, order="depth", cut_radius=0.0)
+    plain = build_model(image, normalised, plain_optim, device, config.confidence_weights)
     with torch.no_grad():
-        plain_inv = model().double().cpu().numpy() * scale
+        plain_inv = plain().double().cpu().numpy() * scale
+    model = plain
     history = History()
+    timings = {}
+    n_added = n_refined = 0
     if config.optimize:
+        t1 = time.perf_counter()
+        model_points = normalised
+        if config.densify:
+            from diffdepth.pipeline.lightfield import merge_points
+            from diffdepth.points.pinhole import densify_pinhole
+
+            added = densify_pinhole(pv, points, _sweep_range(points.value), config.sweep)
+            if config.cross_check_views > 0 and len(added):
+                from diffdepth.points.pinhole import cross_check
+
+                at = np.round(added.xy).astype(np.int64)
+                rho_map = np.zeros(image.shape[:2])
+                rho_map[at[:, 1], at[:, 0]] = added.value
+                checked = views[: config.cross_check_views]
+                ok = cross_check(
+                    scene, ref, rho_map, checked, _sweep_range(points.value), config.sweep
+                )
+                added = added.subset(ok[at[:, 1], at[:, 0]])
+            n_added = len(added)
+            model_points = merge_points(
+                normalised, PointSet(added.xy, added.value / scale, added.confidence)
+            )
+        timings["densify_s"] = time.perf_counter() - t1
+        optim = replace(config.optim, cut_jump=config.optim.cut_jump / px_per_label)
+        model = build_model(image, model_points, optim, device, config.confidence_weights)
         gen = torch.Generator().manual_seed(config.seed)
-        loss = MultiViewLoss(ref, scene, config.loss, config.n_views, gen, device=device)
+        loss = MultiViewLoss(ref, scene, config.loss, config.n_views, gen, views, device=device)
 
         def loss_fn(D):
             return loss(D * scale)
 
-        densify = _edge_sampler(image, config.densify_points, config.seed, model.xy.detach())
-        history = optimize(model, loss_fn, config.optim, progress=progress, densify=densify)
+        densify = None
+        if config.densify_points > 0:
+            densify = _edge_sampler(image, config.densify_points, config.seed, model.xy.detach())
+        t1 = time.perf_counter()
+        history = optimize(model, loss_fn, optim, progress=progress, densify=densify)
+        timings["optimise_s"] = time.perf_counter() - t1
     with torch.no_grad():
         inv = model().double().cpu().numpy() * scale
+    if config.optimize:
+        t1 = time.perf_counter()
+        rho_range = _sweep_range(points.value)
+        inv, n_refined = _postprocess(inv, pv, config, scene, ref, rho_range)
+        timings["postprocess_s"] = time.perf_counter() - t1
     final = final_points(model)
     final = PointSet(final.xy, final.value * scale, final.confidence)
     depth = _to_depth(inv)
     plain_depth = _to_depth(plain_inv)
+    t1 = time.perf_counter()
+    mask, confidence = trust_maps(pv, inv, config.support)
+    timings["mask_s"] = time.perf_counter() - t1
     t_total = time.perf_counter() - t0
     metrics = {
         "reprojection_error_lab": reprojection_error(depth, ref, scene),
         "plain_reprojection_error_lab": reprojection_error(plain_depth, ref, scene),
         "points_initial": len(points),
+        "points_swept": n_added,
         "points_final": len(final),
+        "pixels_refined": n_refined,
+        "views": [scene.names[k] for k in views],
+        "valid_fraction": float(mask.mean()),
     }
     if gt_depth is not None:
         from diffdepth.metrics.depth import scale_fitted_metrics
@@ -158,9 +260,80 @@ def run_multiview(
         points_final=final,
         history=history,
         metrics=metrics,
-        timings={"total_s": t_total, "peak_rss_mib": peak_rss_mib()},
+        timings={**timings, "total_s": t_total, "peak_rss_mib": peak_rss_mib()},
         config=config,
+        mask=mask,
+        confidence=confidence,
     )
+
+
+def _sweep_range(rho: np.ndarray) -> tuple[float, float]:
+    """Inverse depths the plane sweep covers: the points' range (0.5 to 99.5 percentiles)
+    widened by a quarter on each side, never below 0 (infinity)."""
+    lo, hi = np.percentile(rho, [0.5, 99.5])
+    pad = 0.25 * (hi - lo) + 0.05 * hi
+    return max(float(lo - pad), 0.0), float(hi + pad)
+
+
+def _postprocess(
+    inv: np.ndarray, pv, config: MultiViewConfig, scene=None, ref=None, rho_range=None
+) -> tuple[np.ndarray, int]:
+    """Colour-weighted median, edge refinement with pinhole warping, median again, in px of
+    disparity of the nearest view. inv [H, W] inverse depth -> (inverse depth, pixels refined)."""
+    from diffdepth.postfilter import weighted_median
+    from diffdepth.refine import refine_edges_with
+
+    unit = pv.px_per_rho
+    disp = np.asarray(inv, np.float64) * unit
+    # wide baselines: a slanted surface changes its disparity by many px over 3 px; a jump is
+    # then also relative to the scene's disparity (refine_relative of its median)
+    median = float(np.median(disp))
+    refine = replace(
+        config.refine,
+        jump=max(config.refine.jump, config.refine_relative * median),
+        min_change=max(config.refine.min_change, 0.5 * config.refine_relative * median),
+    )
+    if config.median_radius > 0:
+        disp = weighted_median(disp, pv.ref, config.median_radius)
+    n_refined = 0
+    if config.edge_refine:
+        member = pv.subsets()
+
+        def map_costs(Dm, need, out):
+            pv.subset_costs(Dm / unit, need, member, out)
+
+        disp, n_refined = refine_edges_with(disp, pv.ref, map_costs, len(member), refine)
+        if config.median_radius > 0 and n_refined:
+            disp = weighted_median(disp, pv.ref, config.median_radius)
+    rho = np.asarray(disp, np.float64) / unit
+    if config.fill_hidden:
+        from diffdepth.points.pinhole import cross_check, fill_hidden, visibility
+
+        hidden = ~visibility(pv, rho).any(0)
+        if scene is not None and config.cross_check_views > 0:
+            checked = pv.indices[: config.cross_check_views]
+            from diffdepth.refine import edge_mask
+
+            near_edge = edge_mask(rho * unit, refine)
+            hidden |= near_edge & ~cross_check(scene, ref, rho, checked, rho_range, config.sweep)
+        nearest = int(np.argmin(np.linalg.norm(pv.offsets, axis=1)))
+        rho = fill_hidden(rho, hidden, pv.offsets[nearest])
+    return rho, n_refined
+
+
+def trust_maps(pv, inverse_depth: np.ndarray, config: SupportConfig):
+    """Validity mask bool [H, W] and confidence float32 [H, W] of an inverse-depth map: the
+    pixels with photo-consistent support in enough of the selected views (`photo_support`),
+    cleaned by `validity_mask`; confidence 0 outside the mask."""
+    from diffdepth.points.pinhole import photo_support, validity_mask, visibility
+
+    inv = np.asarray(inverse_depth, np.float64)
+    ok = np.isfinite(inv) & (inv > 0)
+    rho = np.where(ok, inv, 0.0)
+    supported, confidence = photo_support(pv, rho, config)
+    seen = visibility(pv, rho).any(0) & ok
+    mask = validity_mask(supported & ok, seen)
+    return mask, np.where(mask, confidence, 0.0).astype(np.float32)
 
 
 def _to_depth(inverse_depth: np.ndarray) -> np.ndarray:
@@ -171,65 +344,167 @@ def _to_depth(inverse_depth: np.ndarray) -> np.ndarray:
     return depth.astype(np.float32)
 
 
-def write_ply(path: Path, xyz: np.ndarray, rgb: np.ndarray) -> None:
-    """Binary little-endian PLY of points xyz float32 [M, 3] with colours uint8 [M, 3]."""
-    header = (
-        "ply\nformat binary_little_endian 1.0\n"
-        f"element vertex {len(xyz)}\n"
-        "property float x\nproperty float y\nproperty float z\n"
-        "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
-    )
-    rec = np.zeros(len(xyz), dtype=[("p", "<f4", 3), ("c", "u1", 3)])
-    rec["p"], rec["c"] = xyz, rgb
-    with open(path, "wb") as f:
-        f.write(header.encode("ascii"))
-        f.write(rec.tobytes())
-
-
-def depth_to_points(scene: MultiViewScene, ref: int, depth: np.ndarray):
-    """World points and colours of every pixel with a finite depth. -> ([M,3], uint8 [M,3])"""
+def pixel_points(scene: MultiViewScene, ref: int, depth: np.ndarray) -> np.ndarray:
+    """World points float64 [H, W, 3] of every pixel of image ``ref`` at depth [H, W]."""
     h, w = depth.shape
-    ys, xs = np.mgrid[0:h, 0:w]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    pix = np.stack([xs, ys, np.ones_like(xs)], -1)
+    cam = (pix @ np.linalg.inv(scene.K[ref]).T) * np.asarray(depth, np.float64)[..., None]
+    return (cam - scene.t[ref]) @ scene.R[ref]  # R^T (x_cam - t)
+
+
+def depth_normals(scene: MultiViewScene, ref: int, depth: np.ndarray) -> np.ndarray:
+    """Unit normals float32 [H, W, 3] (world) of the surface a depth map describes, from
+    central differences of its points, turned towards the camera; NaN where undefined."""
+    X = pixel_points(scene, ref, depth)
+    dx = np.zeros_like(X)
+    dy = np.zeros_like(X)
+    dx[:, 1:-1] = X[:, 2:] - X[:, :-2]
+    dy[1:-1] = X[2:] - X[:-2]
+    dx[:, 0], dx[:, -1] = X[:, 1] - X[:, 0], X[:, -1] - X[:, -2]
+    dy[0], dy[-1] = X[1] - X[0], X[-1] - X[-2]
+    n = np.cross(dx, dy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    towards = scene.centre(ref) - X
+    flip = np.sum(n * towards, axis=-1) < 0
+    n[flip] *= -1.0
+    return n.astype(np.float32)
+
+
+def depth_to_points(
+    scene: MultiViewScene, ref: int, depth: np.ndarray, mask: np.ndarray | None = None
+):
+    """World points float32 [M, 3] and colours uint8 [M, 3] of the pixels with a finite
+    positive depth (and in ``mask``), with their pixel indices (rows, cols)."""
     ok = np.isfinite(depth) & (depth > 0)
-    pix = np.stack([xs[ok], ys[ok], np.ones(ok.sum())], 1).astype(np.float64)
-    cam = (pix @ np.linalg.inv(scene.K[ref]).T) * depth[ok][:, None]
-    world = (cam - scene.t[ref]) @ scene.R[ref]  # R^T (x_cam - t)
-    rgb = (np.clip(scene.images[ref][ok], 0, 1) * 255).round().astype(np.uint8)
-    return world.astype(np.float32), rgb
+    if mask is not None:
+        ok &= mask
+    rows, cols = np.nonzero(ok)
+    world = pixel_points(scene, ref, np.where(ok, depth, 0.0))[rows, cols]
+    rgb = (np.clip(scene.images[ref][rows, cols], 0, 1) * 255).round().astype(np.uint8)
+    return world.astype(np.float32), rgb, (rows, cols)
 
 
 def write_multiview_outputs(result: MultiViewResult, scene: MultiViewScene, out_dir) -> None:
-    """depth.pfm/.npy (scene units), depth.png, the plain diffusion, the reference image,
-    points.ply, point CSVs, loss, config, metrics; the report (report.html, summary.png) last."""
+    """depth.pfm/.npy (scene units, every pixel), depth_u16.png (16-bit, valid pixels, scale in
+    config.json and metrics.json), depth_maps/NAME.geometric.bin (COLMAP, valid pixels),
+    depth.png, the plain diffusion, the reference image, mask.png/.npy, confidence.npy/.png,
+    points.ply (valid pixels with normals and confidence), point CSVs, loss, config, metrics;
+    the report (report.html, summary.png) last."""
     from diffdepth import viz
     from diffdepth.io import write_pfm, write_points_csv
+    from diffdepth.io.depth_formats import write_colmap_depth, write_depth_png16, write_ply
     from diffdepth.report import write_report
 
+    h, w = result.depth.shape
+    mask = result.mask if result.mask is not None else np.ones((h, w), bool)
+    conf = result.confidence if result.confidence is not None else np.ones((h, w), np.float32)
     with staged_outputs(out_dir) as stage:
         write_pfm(stage / "depth.pfm", result.depth)
         np.save(stage / "depth.npy", result.depth)
         write_pfm(stage / "depth_plain.pfm", result.plain_depth)
-        lo, hi = viz.map_range(result.depth)
+        lo, hi = viz.map_range(np.where(mask, result.depth, np.nan))
         for name, depth in (("depth", result.depth), ("depth_plain", result.plain_depth)):
             viz.save_map_png(
                 stage / f"{name}.png", depth, lo, hi, cmap=viz.DEPTH_CMAP, label=viz.DEPTH_LABEL
             )
         viz.save_image_png(stage / "reference.png", scene.images[result.ref])
-        write_ply(stage / "points.ply", *depth_to_points(scene, result.ref, result.depth))
+        png_scale = write_depth_png16(stage / "depth_u16.png", result.depth, mask)
+        (stage / "depth_maps").mkdir()
+        colmap_bin = stage / "depth_maps" / f"{result.name}.geometric.bin"
+        write_colmap_depth(colmap_bin, result.depth, mask)
+        np.save(stage / "mask.npy", mask)
+        viz.save_mask_png(stage / "mask.png", mask)
+        np.save(stage / "confidence.npy", conf)
+        viz.save_map_png(stage / "confidence.png", conf, 0.0, 1.0, "viridis", "confidence (0..1)")
+        xyz, rgb, (rows, cols) = depth_to_points(scene, result.ref, result.depth, mask)
+        normals = depth_normals(scene, result.ref, result.depth)[rows, cols]
+        write_ply(stage / "points.ply", xyz, rgb, np.nan_to_num(normals), conf[rows, cols])
         write_points_csv(stage / "points_initial.csv", result.points_initial, "inverse_depth")
         write_points_csv(stage / "points_final.csv", result.points_final, "inverse_depth")
         write_loss_csv(stage / "loss.csv", result.history)
         viz.save_loss_png(stage / "loss.png", result.history.loss, result.history.group)
+        outputs = {"depth_u16_png_scale": png_scale, "depth_u16_png": "depth = value / scale"}
         info = {
             "config": result.config.to_dict(),
             "timings": result.timings,
             "scene": scene.source,
             "reference": result.name,
             "versions": software_versions(),
+            "outputs": outputs,
         }
         (stage / "config.json").write_text(json.dumps(info, indent=2, default=str))
-        (stage / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
+        metrics = {**result.metrics, "depth_u16_png_scale": png_scale}
+        (stage / "metrics.json").write_text(json.dumps(metrics, indent=2))
         write_report(stage)
+
+
+def fuse_depth_maps(
+    scene: MultiViewScene,
+    depths: dict[int, np.ndarray],
+    masks: dict[int, np.ndarray],
+    confidences: dict[int, np.ndarray] | None = None,
+    max_rel_error: float = 0.01,
+    min_agree: int = 1,
+):
+    """One point cloud from the depth maps of several images, kept where they agree.
+
+    Every valid pixel of image i becomes a world point; it is kept when it projects into at
+    least ``min_agree`` other images j with a map (inside the image, in front, on a valid
+    pixel) whose depth there is within ``max_rel_error`` (relative) of the point's depth in
+    camera j. Returns xyz float32 [M, 3], colours uint8 [M, 3], normals float32 [M, 3] and
+    confidence float32 [M]."""
+    out = {"xyz": [], "rgb": [], "n": [], "q": []}
+    for i, depth in depths.items():
+        xyz, rgb, (rows, cols) = depth_to_points(scene, i, depth, masks[i])
+        agree = np.zeros(len(xyz), np.int64)
+        for j, dj in depths.items():
+            if j == i:
+                continue
+            xy, z = scene.project(j, xyz.astype(np.float64))
+            hj, wj = dj.shape
+            u, v = np.round(xy[:, 0]), np.round(xy[:, 1])
+            inside = (z > 0) & (u >= 0) & (u < wj) & (v >= 0) & (v < hj)
+            ui = np.where(inside, u, 0).astype(np.int64)
+            vi = np.where(inside, v, 0).astype(np.int64)
+            dz = dj[vi, ui]
+            ok = inside & masks[j][vi, ui] & np.isfinite(dz)
+            ok &= np.abs(dz - z) <= max_rel_error * np.abs(z)
+            agree += ok
+        keep = agree >= min_agree
+        normals = depth_normals(scene, i, depth)[rows, cols]
+        conf = (
+            confidences[i][rows, cols] if confidences is not None else np.ones(len(xyz), np.float32)
+        )
+        out["xyz"].append(xyz[keep])
+        out["rgb"].append(rgb[keep])
+        out["n"].append(np.nan_to_num(normals[keep]))
+        out["q"].append(conf[keep].astype(np.float32))
+    if not out["xyz"]:
+        return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8), np.zeros((0, 3)), []
+    return tuple(np.concatenate(out[k]) for k in ("xyz", "rgb", "n", "q"))
+
+
+def write_fused_cloud(scene: MultiViewScene, out_dir, log=print) -> int | None:
+    """fused.ply in ``out_dir`` from the per-image folders of `run_multiview_all` (depth.npy,
+    mask.npy, confidence.npy), checked for consistency between views (`fuse_depth_maps`).
+    Returns the number of points, None when fewer than two images have a result."""
+    from diffdepth.io.depth_formats import write_ply
+
+    depths, masks, confs = {}, {}, {}
+    for i, name in enumerate(scene.names):
+        folder = output_folder(out_dir, name)
+        files = [folder / f for f in ("depth.npy", "mask.npy", "confidence.npy")]
+        if all(f.exists() for f in files):
+            depths[i], masks[i], confs[i] = (np.load(f) for f in files)
+    if len(depths) < 2:
+        return None
+    xyz, rgb, normals, conf = fuse_depth_maps(scene, depths, masks, confs)
+    with staged_outputs(out_dir) as stage:
+        write_ply(stage / "fused.ply", xyz, rgb, normals, conf)
+    log(f"fused point cloud: {len(xyz)} points from {len(depths)} images -> fused.ply")
+    return len(xyz)
 
 
 def output_folder(out_dir, name: str) -> Path:
@@ -261,8 +536,9 @@ def run_multiview_all(
         log(
             f"[{i + 1}/{len(scene)}] {name}: re-projection error (Lab) "
             f"{m['reprojection_error_lab']:.3f} (plain {m['plain_reprojection_error_lab']:.3f}),"
-            f" {result.timings['total_s']:.1f} s"
+            f" {result.timings['total_s']:.1f} s, valid {100 * m['valid_fraction']:.1f} %"
         )
+    write_fused_cloud(scene, out_dir, log=log)
     from diffdepth.report import write_index
     from diffdepth.report.folder import scene_name
 

@@ -79,8 +79,12 @@ def staged_outputs(out_dir: str | Path) -> Iterator[Path]:
     stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
     try:
         yield stage
-        for f in sorted(stage.iterdir()):
-            os.replace(f, out / f.name)
+        for f in sorted(stage.rglob("*")):  # files of sub-folders too, merged into existing ones
+            target = out / f.relative_to(stage)
+            if f.is_dir():
+                target.mkdir(exist_ok=True)
+            else:
+                os.replace(f, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 

@@ -116,25 +116,57 @@ def sweep_disparity(
     for i, d in enumerate(levels):
         k.subset_costs(ref_c, views_c, offs, member, need, float(d), acc, cnt, costs)
         k.box_min_at(costs, radius, px, py, volume[i])
+    disparity, ratio = winner_take_all(volume, levels, config.exclude)
+    if full:
+        return disparity.reshape(h, w), ratio.reshape(h, w)
+    return disparity, ratio
+
+
+def winner_take_all(
+    volume: np.ndarray, levels: np.ndarray, exclude: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best level of each column of a cost volume and its ambiguity ratio.
+
+    volume float32 [L, M] (costs of M pixels at L evenly spaced levels); exclude: the second
+    minimum lies farther than this (in label units) from the best. Returns the label float32
+    [M] (parabola-refined between levels) and ratio float32 [M] = (best cost farther than
+    ``exclude``) / (best cost), inf where there is no other minimum, 1 where no view sees the
+    pixel (best cost >= 1).
+    """
+    from diffdepth.points import _sweep_numba as k
+
+    m = volume.shape[1]
     step = levels[1] - levels[0]
-    exclude = max(1, int(round(config.exclude / step)))
-    best_idx = np.empty(len(px), np.int64)
-    best = np.empty(len(px), np.float32)
-    second = np.empty(len(px), np.float32)
-    k.best_two(volume, exclude, best_idx, best, second)
+    n_exclude = max(1, int(round(exclude / step)))
+    best_idx = np.empty(m, np.int64)
+    best = np.empty(m, np.float32)
+    second = np.empty(m, np.float32)
+    k.best_two(volume, n_exclude, best_idx, best, second)
     i0 = np.clip(best_idx, 1, len(levels) - 2)
-    cols = np.arange(len(px))
+    cols = np.arange(m)
     cl, cm, cr = (volume[i0 + o, cols].astype(np.float64) for o in (-1, 0, 1))
     den = cl - 2.0 * cm + cr
     with np.errstate(divide="ignore", invalid="ignore"):
         off = np.where(den > 1e-12, 0.5 * (cl - cr) / den, 0.0)
         ratio = np.where(best > 0, second / best, np.inf).astype(np.float32)
     off = np.where(np.isfinite(off), np.clip(off, -0.5, 0.5), 0.0)
-    disparity = (levels[i0] + off * step).astype(np.float32)
+    label = (levels[i0] + off * step).astype(np.float32)
     ratio[best >= 1.0] = 1.0  # no subset of views sees the pixel: not an estimate
-    if full:
-        return disparity.reshape(h, w), ratio.reshape(h, w)
-    return disparity, ratio
+    return label, ratio
+
+
+def grid_candidates(shape: tuple[int, int], points: PointSet, grid: int, min_distance: float):
+    """int [M, 2] (x, y): pixels every ``grid`` px at least ``min_distance`` px from every
+    point of ``points``."""
+    from scipy.spatial import cKDTree
+
+    h, w = shape
+    yy, xx = np.mgrid[grid // 2 : h : grid, grid // 2 : w : grid]
+    cand = np.stack([xx.ravel(), yy.ravel()], axis=1)
+    if len(points) and len(cand):
+        dist, _ = cKDTree(points.xy).query(cand)
+        cand = cand[dist >= min_distance]
+    return cand
 
 
 def densify_points(
@@ -148,15 +180,7 @@ def densify_points(
     """New points on a grid of the reference view, away from the existing points, labelled by
     the plane sweep where it is unambiguous.  Returns only the new points (confidence in
     0..1 from the ambiguity ratio); an empty set when none qualifies."""
-    from scipy.spatial import cKDTree
-
-    h, w = ref.shape[:2]
-    g = config.grid
-    yy, xx = np.mgrid[g // 2 : h : g, g // 2 : w : g]
-    cand = np.stack([xx.ravel(), yy.ravel()], axis=1)
-    if len(points):
-        dist, _ = cKDTree(points.xy).query(cand)
-        cand = cand[dist >= config.min_distance]
+    cand = grid_candidates(ref.shape[:2], points, config.grid, config.min_distance)
     if len(cand) == 0:
         return PointSet(np.zeros((0, 2)), np.zeros(0), np.zeros(0))
     disparity, ratio = sweep_disparity(ref, views, offsets, disp_range, config, at=cand)
