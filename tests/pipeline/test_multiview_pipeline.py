@@ -97,3 +97,100 @@ def test_reads_back_what_was_written(synthetic, write_colmap_scene, tmp_path):
     again = read_multiview(tmp_path / "s")
     assert again.names == scene.names
     np.testing.assert_allclose(again.K, scene.K, atol=1e-9)
+
+
+@pytest.mark.parametrize(("layout", "baseline"), [("row", 0.5), ("ring", 1.0), ("row", 0.1)])
+def test_two_cameras_give_a_map(layout, baseline):
+    # a rectified pair, a pair with a rotation, a narrow baseline (disparities 2.4 to 6 px)
+    pytest.importorskip("pycolmap")
+    from diffdepth.points.colmap import sparse_points
+
+    scene, depths = make_multiview(
+        n_views=2, height=120, width=160, layout=layout, baseline=baseline, seed=0
+    )
+    scene = sparse_points(scene)
+    optim = replace(MultiViewConfig().optim, passes=1, iters_per_phase=2)
+    result = run_multiview(scene, 0, MultiViewConfig(optim=optim), progress=False)
+    assert np.isfinite(result.depth).all() and (result.depth > 0).all()
+    assert result.mask.shape == result.depth.shape and result.mask.mean() > 0.4
+    assert result.confidence.min() >= 0 and result.confidence.max() <= 1
+    rel = np.abs(result.depth - depths[0]) / depths[0]
+    assert np.median(rel[result.mask]) < 0.02, np.median(rel[result.mask])
+    assert np.median(rel) < 0.03
+
+
+def test_outputs_a_user_can_trust(synthetic, tmp_path):
+    plyfile = pytest.importorskip("plyfile")
+    import json
+
+    scene, depths = synthetic
+    _write_scene(tmp_path / "s", scene, binary=True)
+    args = ["--passes", "1", "--iters", "2", "--quiet"]
+    assert main(["run", str(tmp_path / "s"), "--all", "--out", str(tmp_path / "o"), *args]) == 0
+    for name in scene.names:
+        folder = tmp_path / "o" / name.rsplit(".", 1)[0]
+        mask = np.load(folder / "mask.npy")
+        conf = np.load(folder / "confidence.npy")
+        depth = np.load(folder / "depth.npy")
+        assert mask.dtype == bool and conf.shape == mask.shape and (conf[~mask] == 0).all()
+        assert np.array_equal(np.asarray(Image.open(folder / "mask.png")) > 0, mask)
+        # points.ply: the valid pixels only, with normals and confidence
+        v = plyfile.PlyData.read(str(folder / "points.ply"))["vertex"]
+        assert len(v) == mask.sum()
+        normals = np.stack([v["nx"], v["ny"], v["nz"]], 1)
+        np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-4)
+        np.testing.assert_allclose(np.sort(v["confidence"]), np.sort(conf[mask]))
+        # 16-bit PNG with its scale written down
+        scale = json.loads((folder / "metrics.json").read_text())["depth_u16_png_scale"]
+        info = json.loads((folder / "config.json").read_text())
+        assert info["outputs"]["depth_u16_png_scale"] == scale
+        u16 = np.asarray(Image.open(folder / "depth_u16.png")).astype(np.float64)
+        np.testing.assert_allclose(u16[mask] / scale, depth[mask], atol=0.6 / scale)
+        assert (u16[~mask] == 0).all()
+        assert (folder / "depth_maps" / f"{name}.geometric.bin").exists()
+
+    def in_front(vertices):
+        """Fraction of points in front of the true surface seen from camera 0 (by > 3 %)."""
+        X = np.stack([vertices["x"], vertices["y"], vertices["z"]], 1).astype(np.float64)
+        xy, z = scene.project(0, X)
+        h, w = depths[0].shape
+        inside = (xy[:, 0] >= 0) & (xy[:, 0] <= w - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= h - 1)
+        r = np.round(xy[inside]).astype(int)
+        return np.mean(z[inside] < 0.97 * depths[0][r[:, 1], r[:, 0]])
+
+    fused = plyfile.PlyData.read(str(tmp_path / "o" / "fused.ply"))["vertex"]
+    union = [
+        plyfile.PlyData.read(str(tmp_path / "o" / n.rsplit(".", 1)[0] / "points.ply"))["vertex"]
+        for n in scene.names
+    ]
+    assert 1000 < len(fused) < sum(len(u) for u in union)
+    # the consistency check between views removes points that float in front of the surface
+    union_rate = np.mean([in_front(u) for u in union])
+    assert in_front(fused) < 0.05 and in_front(fused) < 0.7 * union_rate
+
+
+@pytest.mark.slow
+def test_temple_points_hold_no_background(temple, tmp_path):
+    pytest.importorskip("pycolmap")
+    plyfile = pytest.importorskip("plyfile")
+    from scipy import ndimage
+
+    args = ["--passes", "1", "--iters", "2", "--quiet", "--ref", "templeSR0011.png"]
+    assert main(["run", str(temple), "--out", str(tmp_path / "o"), *args]) == 0
+    scene = read_multiview(temple)
+    ref = scene.names.index("templeSR0011.png")
+    image = scene.images[ref]
+    # the black background: dark pixels connected to the image border, 2 px away from the
+    # temple (pixels on the silhouette mix both)
+    dark = image.max(-1) < 0.06
+    labels, _ = ndimage.label(dark)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    background = np.isin(labels, border[border > 0])
+    background = ndimage.binary_erosion(background, iterations=2)
+    assert background.mean() > 0.3
+    v = plyfile.PlyData.read(str(tmp_path / "o" / "points.ply"))["vertex"]
+    X = np.stack([v["x"], v["y"], v["z"]], 1).astype(np.float64)
+    xy, _ = scene.project(ref, X)
+    px = np.round(xy).astype(int)
+    assert len(px) > 10000
+    assert not background[px[:, 1], px[:, 0]].any()

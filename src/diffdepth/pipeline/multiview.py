@@ -76,7 +76,9 @@ class MultiViewConfig:
     n_views: int = 4  # of those, views drawn at random for each loss evaluation
     densify: bool = True  # plane-sweep points before optimising (points.pinhole)
     sweep: SweepConfig = field(  # its settings, in px of disparity of the nearest view
-        default_factory=lambda: SweepConfig(step=0.25, window=7, min_ratio=1.2, exclude=1.0)
+        default_factory=lambda: SweepConfig(
+            step=0.25, window=7, min_ratio=1.2, exclude=1.0, max_levels=96
+        )
     )
     densify_points: int = 0  # points added at RGB edges after the first Q phase
     confidence_weights: bool = False  # initialise R = -log(confidence) (track length)
