@@ -338,9 +338,9 @@ class SupportConfig:
 
     window: int = 7  # side of the adaptive-support window over which errors are averaged
     gamma: float = 0.05  # colour scale of the support weights (as in the edge refinement)
-    shift: float = 1.0  # the depth is compared with depths that move the nearest view this many px
+    shift: float = 3.0  # the depth is compared with depths that move the nearest view this many px
     max_error: float = 0.08  # mean |colour difference| (0..1 images) at the pixel's depth
-    min_contrast: float = 0.01  # the shifted depths must cost at least this much more
+    min_contrast: float = 0.005  # the shifted depths must cost at least this much more
     min_views: int = 2  # supporting views needed (fewer when fewer views are selected)
 
 
