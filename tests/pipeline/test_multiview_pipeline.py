@@ -192,5 +192,5 @@ def test_temple_points_hold_no_background(temple, tmp_path):
     X = np.stack([v["x"], v["y"], v["z"]], 1).astype(np.float64)
     xy, _ = scene.project(ref, X)
     px = np.round(xy).astype(int)
-    assert len(px) > 10000
+    assert len(px) > 1000  # not vacuous: the mask covers part of the temple
     assert not background[px[:, 1], px[:, 0]].any()
