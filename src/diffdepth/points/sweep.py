@@ -123,7 +123,7 @@ def sweep_disparity(
 
 
 def winner_take_all(
-    volume: np.ndarray, levels: np.ndarray, exclude: float
+    volume: np.ndarray, levels: np.ndarray, exclude: float, eps: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """The best level of each column of a cost volume and its ambiguity ratio.
 
@@ -131,7 +131,8 @@ def winner_take_all(
     minimum lies farther than this (in label units) from the best. Returns the label float32
     [M] (parabola-refined between levels) and ratio float32 [M] = (best cost farther than
     ``exclude``) / (best cost), inf where there is no other minimum, 1 where no view sees the
-    pixel (best cost >= 1).
+    pixel (best cost >= 1). eps is added to both costs of the ratio: on a texture-less
+    surface (a black background) both are near 0 and their plain ratio is noise.
     """
     from diffdepth.points import _sweep_numba as k
 
@@ -148,7 +149,8 @@ def winner_take_all(
     den = cl - 2.0 * cm + cr
     with np.errstate(divide="ignore", invalid="ignore"):
         off = np.where(den > 1e-12, 0.5 * (cl - cr) / den, 0.0)
-        ratio = np.where(best > 0, second / best, np.inf).astype(np.float32)
+        ratio = np.where(best + eps > 0, (second + eps) / (best + eps), np.inf)
+        ratio = ratio.astype(np.float32)
     off = np.where(np.isfinite(off), np.clip(off, -0.5, 0.5), 0.0)
     label = (levels[i0] + off * step).astype(np.float32)
     ratio[best >= 1.0] = 1.0  # no subset of views sees the pixel: not an estimate
