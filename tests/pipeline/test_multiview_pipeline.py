@@ -119,12 +119,14 @@ def test_two_cameras_give_a_map(layout, baseline):
     assert np.median(rel) < 0.03
 
 
-def test_outputs_a_user_can_trust(synthetic, tmp_path):
+def test_outputs_a_user_can_trust(synthetic, write_colmap_scene, tmp_path):
     plyfile = pytest.importorskip("plyfile")
     import json
 
+    from PIL import Image
+
     scene, depths = synthetic
-    _write_scene(tmp_path / "s", scene, binary=True)
+    write_colmap_scene(tmp_path / "s", scene, binary=True)
     args = ["--passes", "1", "--iters", "2", "--quiet"]
     assert main(["run", str(tmp_path / "s"), "--all", "--out", str(tmp_path / "o"), *args]) == 0
     for name in scene.names:
