@@ -117,6 +117,12 @@ def test_new_outputs_slot_into_the_report(multiview_all, tmp_path):
     folder = tmp_path / "r"
     shutil.copytree(out / names[0], folder)
     depth = np.load(folder / "depth.npy")
+    # a multi-view run writes both; without them the report has neither panel
+    written = folder.joinpath("report.html").read_text()
+    assert ">confidence<" in written and "mask (dark" in written
+    for name in ("confidence.npy", "confidence.png", "mask.npy", "mask.png"):
+        (folder / name).unlink()
+    write_report(folder)
     before = folder.joinpath("report.html").read_text()
     assert ">confidence<" not in before and "mask (dark" not in before
     np.save(folder / "confidence.npy", np.linspace(0, 1, depth.size).reshape(depth.shape))
