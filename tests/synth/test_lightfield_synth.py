@@ -12,20 +12,6 @@ def lf():
     return make_lightfield()
 
 
-def warp_to_ref(view, disparity, u, v):
-    """Sample view at (x - d u, y - d v) bilinearly; also return the in-image mask."""
-    h, w = disparity.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    x = xx - disparity * u
-    y = yy - disparity * v
-    out = np.stack(
-        [ndimage.map_coordinates(view[..., k], [y, x], order=1, mode="nearest") for k in range(3)],
-        axis=-1,
-    )
-    inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
-    return out, inside
-
-
 def far_from_edges(gt, radius):
     """Pixels farther than radius from any depth discontinuity of gt."""
     jump = np.zeros(gt.shape, dtype=bool)
@@ -100,13 +86,13 @@ def test_integer_disparity_is_an_exact_shift_with_hci_sign():
 
 
 @pytest.mark.parametrize("rc", [(0, 0), (8, 8), (4, 0), (2, 7), (4, 5), (8, 1)])
-def test_views_consistent_with_gt(lf, rc):
+def test_views_consistent_with_gt(lf, rc, warp):
     r, c = rc
     u, v = c - lf.ref[1], r - lf.ref[0]
     gt = lf.gt.astype(np.float64)
     radius = int(np.ceil(2.8 * max(abs(u), abs(v)))) + 2
-    warped, inside = warp_to_ref(lf.views[r, c], gt, u, v)
-    unwarped, _ = warp_to_ref(lf.views[r, c], np.zeros_like(gt), u, v)
+    warped, inside = warp(lf.views[r, c], gt, u, v)
+    unwarped, _ = warp(lf.views[r, c], np.zeros_like(gt), u, v)
     mask = inside & far_from_edges(gt, radius)
     assert mask.sum() > 2000
     err = np.abs(warped - lf.ref_view)[mask].mean()

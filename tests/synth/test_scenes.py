@@ -3,7 +3,6 @@ sizes, and each scene's property (thin widths, noise bands, view-dependent highl
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from diffdepth.synth import make_lightfield
 from diffdepth.synth.lightfield import Surface, _edge_pixels, _front_most, _hit
@@ -19,19 +18,6 @@ CROPS = {
     "noisy": (60, 100, 64, 64),
     "clutter": (90, 90, 64, 64),
 }
-
-
-def warp_to_ref(view, disparity, u, v):
-    """Sample view at (x - d u, y - d v) by cubic splines (the stripes of 'lowtex' have a
-    period of 7 px: linear interpolation alone errs by 0.01 there); also the in-image mask."""
-    h, w = disparity.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    x, y = xx - disparity * u, yy - disparity * v
-    out = np.stack(
-        [ndimage.map_coordinates(view[..., k], [y, x], order=3, mode="nearest") for k in range(3)],
-        axis=-1,
-    )
-    return out, (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
 
 
 def visible(surfaces, window, u, v, gt):
@@ -55,14 +41,15 @@ def visible(surfaces, window, u, v, gt):
     return ok
 
 
-def consistency(lf, surfaces, window, rc):
+def consistency(lf, surfaces, window, rc, warp):
     """Mean |warp(view rc, gt) - ref| and the same without warping, over the reference pixels
-    that view rc sees (see :func:`visible`)."""
+    that view rc sees (see :func:`visible`). Cubic sampling: the stripes of 'lowtex' have a
+    period of 7 px, where linear interpolation alone errs by 0.01."""
     r, c = rc
     u, v = c - lf.ref[1], r - lf.ref[0]
     gt = lf.gt.astype(np.float64)
-    warped, _ = warp_to_ref(lf.views[r, c], gt, u, v)
-    unwarped, _ = warp_to_ref(lf.views[r, c], np.zeros_like(gt), u, v)
+    warped, _ = warp(lf.views[r, c], gt, u, v, order=3)
+    unwarped, _ = warp(lf.views[r, c], np.zeros_like(gt), u, v, order=3)
     mask = visible(surfaces, window, u, v, gt)
     assert mask.sum() > 500
     return np.abs(warped - lf.ref_view)[mask].mean(), np.abs(unwarped - lf.ref_view)[mask].mean()
@@ -79,21 +66,21 @@ def clean_crop(name, grid=(5, 5), strip_gloss=False):
 
 
 @pytest.mark.parametrize("name", [n for n in SCENES if n != "specular"])
-def test_views_agree_with_the_ground_truth(name):
+def test_views_agree_with_the_ground_truth(name, warp):
     lf, surfaces = clean_crop(name)
     assert np.ptp(lf.gt) > 0.5  # the crop has depth structure
     for rc in [(0, 0), (4, 4), (0, 4), (2, 1)]:
-        err, err0 = consistency(lf, surfaces, CROPS[name], rc)
+        err, err0 = consistency(lf, surfaces, CROPS[name], rc, warp)
         assert err < 0.0015, (name, rc, err)  # a gt error of 0.05 px gives 0.003-0.011
         assert err < 0.25 * err0, (name, rc, err, err0)
 
 
-def test_specular_highlights_move_with_the_view():
+def test_specular_highlights_move_with_the_view(warp):
     matte, surfaces = clean_crop("specular", strip_gloss=True)
     glossy, _ = clean_crop("specular")
     np.testing.assert_array_equal(matte.gt, glossy.gt)
-    err_matte, _ = consistency(matte, surfaces, CROPS["specular"], (0, 0))
-    err_glossy, _ = consistency(glossy, surfaces, CROPS["specular"], (0, 0))
+    err_matte, _ = consistency(matte, surfaces, CROPS["specular"], (0, 0), warp)
+    err_glossy, _ = consistency(glossy, surfaces, CROPS["specular"], (0, 0), warp)
     assert err_matte < 0.0015
     assert err_glossy > 2 * err_matte  # the highlights do not follow the surface's disparity
 
