@@ -6,7 +6,8 @@ Both return disparity in px per view step with the HCI sign (view (r, c) at offs
 - :func:`structure_tensor_disparity`: the local orientation of the EPIs (Wanner & Goldluecke
   2012): Scharr derivatives after a Gaussian of inner scale 0.8, the tensor averaged at outer
   scale 1.5, on the EPIs of the central row and the central column of views; per pixel the
-  estimate of the more coherent of the two.
+  estimate of the more coherent of the two; for disparity ranges beyond +-1 px per view step
+  the EPIs are sheared to integer disparities first (the method's usual way with large ranges).
 - :func:`sgbm_disparity`: OpenCV's semi-global block matching (Hirschmueller 2008, MODE_HH)
   between the reference view and the view ``steps`` to its right.
 """
@@ -54,29 +55,59 @@ def _epi_orientation(stack: np.ndarray, inner: float, outer: float) -> tuple[np.
     return np.tan(phi), coherence
 
 
+def shear_levels(disp_range: tuple[float, float] | None, step: float = 1.0) -> np.ndarray:
+    """The disparities the EPIs are sheared to: the multiples of ``step`` nearest to the ends
+    of disp_range and those between (just 0 when the range lies within +-step / 2, or is
+    unknown)."""
+    if disp_range is None:
+        return np.zeros(1)
+    lo = np.floor(min(disp_range) / step + 0.5)
+    hi = np.ceil(max(disp_range) / step - 0.5)
+    return np.arange(min(lo, 0.0), max(hi, 0.0) + 1.0) * step
+
+
 def structure_tensor_disparity(
     views: np.ndarray,
     ref: tuple[int, int],
     disp_range: tuple[float, float] | None = None,
     inner: float = 0.8,
     outer: float = 1.5,
+    shear_step: float = 1.0,
 ) -> np.ndarray:
     """views float [U, V, H, W, 3]; the reference view's disparity [H, W] float32 (clipped to
-    disp_range when given). A grid line with a single view contributes nothing."""
+    disp_range when given). A grid line with a single view contributes nothing.
+
+    The EPI orientation is only reliable for slopes within about 1 px per view step, so the
+    EPIs are sheared to each level of :func:`shear_levels` (view u resampled at x - s u, which
+    leaves the slope d - s) and every pixel takes, among the row and column EPIs at every
+    level, the most coherent estimate whose residual |d - s| stays within 0.6 shear steps
+    (the most coherent of all where none does). Within +-0.5 px this is the plain method."""
     r0, c0 = ref
     rgb = np.asarray(views, dtype=np.float64)
-    candidates = []
+    lines = []  # (stack [S, H', W', 3] along x', offsets [S], transposed)
     if rgb.shape[1] > 1:  # central row: EPI (u, x)
-        candidates.append(_epi_orientation(rgb[r0], inner, outer))
+        lines.append((rgb[r0], np.arange(rgb.shape[1]) - c0, False))
     if rgb.shape[0] > 1:  # central column: EPI (v, y); transpose y and x
-        d, c = _epi_orientation(rgb[:, c0].transpose(0, 2, 1, 3), inner, outer)
-        candidates.append((d.T, c.T))
-    if not candidates:
+        lines.append((rgb[:, c0].transpose(0, 2, 1, 3), np.arange(rgb.shape[0]) - r0, True))
+    if not lines:
         raise ValueError("structure_tensor_disparity: the light field has a single view")
-    disp, coh = candidates[0]
-    for d, c in candidates[1:]:
-        disp = np.where(c > coh, d, disp)
-        coh = np.maximum(c, coh)
+    h, w = rgb.shape[2:4]
+    disp = np.zeros((h, w))
+    best = np.full((h, w), -np.inf)  # coherence, minus 2 where the residual is out of reach
+    for level in shear_levels(disp_range, shear_step):
+        for stack, offsets, transposed in lines:
+            if level != 0.0:  # view s at x - level * s: the lines keep slope d - level
+                stack = np.stack(
+                    [ndimage.shift(v, (0, level * o, 0), order=1, mode="nearest")
+                     for v, o in zip(stack, offsets)]
+                )  # fmt: skip
+            d, c = _epi_orientation(stack, inner, outer)
+            if transposed:
+                d, c = d.T, c.T
+            score = c - 2.0 * (np.abs(d) > 0.6 * shear_step)
+            take = score > best
+            disp = np.where(take, d + level, disp)
+            best = np.maximum(score, best)
     if disp_range is not None:
         disp = np.clip(disp, min(disp_range), max(disp_range))
     return disp.astype(np.float32)
