@@ -39,13 +39,17 @@ class SceneSpec:
 def thin_structures(height: int = 256, width: int = 256) -> SceneSpec:
     """Thin structures (like HCI 'backgammon'): vertical strips 1, 2, 3 and 4 px wide and
     wedges tapering from 4 px to 0.5 px, at disparities from -0.5 to 1.9, plus two long slanted
-    strips crossing them; every one runs over a textured background (upper half) and an
-    untextured one (lower half). Stresses structures narrower than a splat footprint or a
-    filter window, and foreground disparity bleeding into the background beside them."""
+    strips crossing them, in front of a slanted background plane that is textured except in a
+    band without any texture (rows 0.5 to 0.85 of the height: its disparity is known only
+    from the textured plane around it). Stresses structures narrower than a splat footprint or
+    a filter window, and foreground disparity bleeding into the background beside them."""
     h, w = float(height), float(width)
+    background = (-1.0, 0.25 / w, 0.0)
     surfaces = [
-        Surface("plane", (-1.0, 0.25 / w, 0.0)),
-        Surface("rect", (-0.6, 0.0, 0.0), (-40, 0.5 * h, w + 40, h + 40), 0.0, (0.5, 0.5, 0.52)),
+        # The band of the background plane without texture comes first: where its support and
+        # the plane's overlap, equal disparities leave the first surface in front.
+        Surface("rect", background, (-40, 0.5 * h, w + 40, 0.85 * h), 0.0, (0.5, 0.5, 0.52)),
+        Surface("plane", background),
     ]
     strip_d = [1.6, -0.3, 0.9, 0.3, 1.2, -0.5, 0.6, 1.9]
     for k, d in enumerate(strip_d):
