@@ -76,10 +76,10 @@ def thin_structures(height: int = 256, width: int = 256) -> SceneSpec:
 def dots(height: int = 256, width: int = 256) -> SceneSpec:
     """Fine dots (like HCI 'dots'): clusters of 3x3 dots of radius 0.6 to 3.5 px (one size per
     column) at disparities -0.4 to 1.9 in front of a mildly textured plane at -0.8; the image
-    noise grows from none in the top quarter to 0.01, 0.02 and 0.04 (of the 0..1 range) in the
+    noise grows from none in the top quarter to 0.005, 0.01 and 0.02 (of the 0..1 range) in the
     quarters below. Stresses tiny isolated structures and noise."""
     h, w = float(height), float(width)
-    surfaces = [Surface("plane", (-0.8, 0.0, 0.0), contrast=0.25)]
+    surfaces = [Surface("plane", (-0.8, 0.0, 0.0), contrast=0.5)]
     radii = [0.6, 0.9, 1.25, 1.75, 2.5, 3.5]
     levels = [-0.4, 0.2, 0.8, 1.4, 1.9, 0.5]
     cw, ch = w / len(radii), h / 4
@@ -93,7 +93,7 @@ def dots(height: int = 256, width: int = 256) -> SceneSpec:
                 for j in (-1, 0, 1):
                     shape = (cx + i * step, cy + j * step, radius)
                     surfaces.append(Surface("disc", (d, 0.0, 0.0), shape, 0.2, colour))
-    bands = np.array([0.0, 0.01, 0.02, 0.04])
+    bands = np.array([0.0, 0.005, 0.01, 0.02])
 
     def noise(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return bands[np.clip((np.asarray(y) / ch).astype(int), 0, 3)] + 0.0 * x
