@@ -314,6 +314,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="one optimisation pass (optim.passes=1)")
     p.add_argument("--tag", help="store the run as suite_TAG (default: suite, or suite_quick)")
     p.add_argument("--merge", action="store_true", help="keep stored rows this run does not redo")
+    p.add_argument(
+        "--render", action="store_true", help="only rewrite suite*.md from the stored suite*.json"
+    )
     p.add_argument("--out", type=Path, default=Path("runs/bench_suite"), help="maps, pictures")
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     a = p.parse_args(argv)
@@ -337,6 +340,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(argv)
     stem = "suite" + (f"_{a.tag}" if a.tag else "")
+    if a.render:
+        res = json.loads((a.results / f"{stem}.json").read_text())
+        res["summary"] = summarise(res["rows"])
+        (a.results / f"{stem}.md").write_text(to_markdown(res))
+        print(f"suite: rewrote {a.results / stem}.md", flush=True)
+        return
     out = a.out / (a.tag or "main")
     commit = git_commit()
     provenance = {"commit": commit, "set": a.overrides, "quick": a.quick}
@@ -500,6 +509,17 @@ _NAMES = {
 }
 
 
+def _commits(rows: dict) -> dict[str, list[str]]:
+    """commit -> the scenes with rows measured at it."""
+    out: dict[str, list[str]] = {}
+    for scene, methods in rows.items():
+        for r in methods.values():
+            key = r["commit"] + (" (quick)" if r.get("quick") else "")
+            if scene not in out.setdefault(key, []):
+                out[key].append(scene)
+    return out
+
+
 def _cell(r: dict | None, keys=("badpix_0.07", "mse_x100")) -> str:
     if r is None:
         return "-"
@@ -527,7 +547,9 @@ def to_markdown(res: dict) -> str:
         "",
         f"**Settings tuned on: {info['tuned_on']}.**",
         "",
-        "Rows merged from earlier runs carry their own commit in `suite*.json`.",
+        "Rows measured at: "
+        + "; ".join(f"{c} ({', '.join(ss)})" for c, ss in _commits(rows).items())
+        + " (rows merged from earlier runs keep their own commit).",
         "",
         "## Scenes",
         "",
