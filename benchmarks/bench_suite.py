@@ -30,7 +30,6 @@ import argparse
 import dataclasses
 import json
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -41,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from benchmarks._machine import machine_info
+from benchmarks._machine import add_provenance_flag, machine_info, provenance
 from benchmarks._runs import SHARED, score
 from benchmarks.baselines import sgbm_disparity, structure_tensor_disparity
 from diffdepth.io import read_lightfield, write_pfm
@@ -293,19 +292,10 @@ def save_pictures(folder: Path, est: np.ndarray, gt: np.ndarray, ref: np.ndarray
 
     viz.save_signed_error_png(folder / "error_signed.png", est, gt, limit=max(0.1, 2 * t))
     bad = np.isfinite(gt) & ~(np.abs(est - np.nan_to_num(gt)) <= t)
-    viz.save_badpix_png(folder / f"badpix_{t:g}.png", bad, ref)
+    viz.save_badpix_png(folder / f"badpix_{t:g}.png", bad, ref, threshold=t)
 
 
 # ---------------------------------------------------------------- the run
-def git_commit() -> str:
-    def git(*args: str) -> str:
-        res = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return res.stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--scenes", default=",".join(SCENES), help=f"of {', '.join(SCENES)}")
@@ -319,6 +309,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--out", type=Path, default=Path("runs/bench_suite"), help="maps, pictures")
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    add_provenance_flag(p)
     a = p.parse_args(argv)
     a.scenes = [s.strip() for s in a.scenes.split(",") if s.strip()]
     a.variants = [v.strip() for v in a.variants.split(",") if v.strip()]
@@ -347,8 +338,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"suite: rewrote {a.results / stem}.md", flush=True)
         return
     out = a.out / (a.tag or "main")
-    commit = git_commit()
-    provenance = {"commit": commit, "set": a.overrides, "quick": a.quick}
+    record = provenance(a.allow_dirty)
+    commit = (record["git_commit"] or "unknown")[:10]
+    if record["git_dirty"]:
+        commit += " (uncommitted changes)"
+    row_info = {"commit": commit, "set": a.overrides, "quick": a.quick}
     rows: dict[str, dict] = {}
     scenes_meta: dict[str, dict] = {}
     total = len(a.scenes) * len(a.variants)
@@ -404,7 +398,7 @@ def main(argv: list[str] | None = None) -> None:
                     est, wall = run_baseline(how, lf, points)
             except ImportError as e:  # the optional baseline dependency
                 print(f"suite [{done}/{total}] {scene}: {variant} skipped: {e}", flush=True)
-                rows[scene][variant] = {"skipped": str(e), **provenance}
+                rows[scene][variant] = {"skipped": str(e), **row_info}
                 continue
             folder = out / scene / variant
             folder.mkdir(parents=True, exist_ok=True)
@@ -416,7 +410,7 @@ def main(argv: list[str] | None = None) -> None:
                 "wall_s": round(wall, 2),
                 "failure_kinds": failure_kinds(est, gt, lf.ref_view, bad_at, jump),
                 **info,
-                **provenance,
+                **row_info,
             }
             extra_txt = "".join(f"  >{t:g} px {m[f'badpix_{t:g}']:.2f} %" for t in extra)
             print(
@@ -444,7 +438,7 @@ def main(argv: list[str] | None = None) -> None:
             "tuned_on": TUNED_ON,
             "set": a.overrides,
             "quick": a.quick,
-            "machine": machine_info(),
+            "machine": machine_info(record),
             "wall_s": round(time.perf_counter() - t_start, 1),
         },
         "variants": {k: v[0] for k, v in VARIANTS.items()},
