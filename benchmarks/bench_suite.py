@@ -541,6 +541,7 @@ def to_markdown(res: dict) -> str:
         "",
         f"**Settings tuned on: {info['tuned_on']}.**",
         "",
+        *([info["note"], ""] if info.get("note") else []),
         "Rows measured at: "
         + "; ".join(f"{c} ({', '.join(ss)})" for c, ss in _commits(rows).items())
         + " (rows merged from earlier runs keep their own commit).",
