@@ -5,7 +5,7 @@ import pytest
 
 from diffdepth.io.errors import InputError
 from diffdepth.io.points_csv import read_points_csv, write_points_csv
-from diffdepth.points.base import PointSet
+from diffdepth.types import PointSet
 
 
 def test_round_trip_with_confidence(tmp_path):

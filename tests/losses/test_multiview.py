@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import torch
 
-from diffdepth.io.mvs import MultiViewScene
 from diffdepth.losses.multiview import (
     MultiViewLoss,
     MultiViewLossConfig,
@@ -10,6 +9,7 @@ from diffdepth.losses.multiview import (
     rgb_to_lab,
 )
 from diffdepth.synth.multiview import make_multiview
+from diffdepth.types import MultiViewScene
 
 
 @pytest.fixture(scope="module")

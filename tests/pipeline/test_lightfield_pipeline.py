@@ -106,7 +106,7 @@ def test_interrupted_write_leaves_nothing(short_run, scene, tmp_path, monkeypatc
 
 def test_points_far_outside_are_dropped_and_none_left_is_an_error(scene):
     from diffdepth.io.errors import InputError
-    from diffdepth.points.base import PointSet
+    from diffdepth.types import PointSet
 
     lf, pts = scene
     far = PointSet(pts.xy + 1000.0, pts.value)

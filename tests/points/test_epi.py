@@ -13,9 +13,9 @@ from diffdepth.points._epi_ops import (
     slope_bank,
 )
 from diffdepth.points._epi_refine import estimate_disparity_range
-from diffdepth.points.base import PointSet
 from diffdepth.points.epi import EPIConfig, detect_epi_points
 from diffdepth.synth.lightfield import make_lightfield
+from diffdepth.types import PointSet
 
 
 def _errors(points: PointSet, gt: np.ndarray) -> np.ndarray:
@@ -224,8 +224,8 @@ def test_lytro_real_capture(lytro_2067):
 
 
 def test_consistency_check_drops_isolated_wrong_disparities():
-    from diffdepth.points.base import PointSet
     from diffdepth.points.epi import consistent_points
+    from diffdepth.types import PointSet
 
     rng = np.random.default_rng(0)
     xy = rng.uniform(0, 50, size=(400, 2))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diffdepth.points.base import PointSet
 from diffdepth.points.sweep import SweepConfig, densify_points, sweep_disparity, sweep_levels
 from diffdepth.synth import make_lightfield
 from diffdepth.synth.lightfield import Surface
+from diffdepth.types import PointSet
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ import numpy as np
 
 from diffdepth.io.errors import InputError
 from diffdepth.io.images import read_image
-from diffdepth.io.mvs import MultiViewScene
+from diffdepth.types import MultiViewScene
 
 # model name -> (COLMAP model id, number of parameters)
 CAMERA_MODELS: dict[str, tuple[int, int]] = {

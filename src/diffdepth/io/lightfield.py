@@ -1,4 +1,4 @@
-"""Light fields: the LightField container and a reader for the common folder layouts.
+"""A reader of light fields (into a `diffdepth.types.LightField`) for the common folder layouts.
 
 Layouts recognised by :func:`read_lightfield`:
 
@@ -19,99 +19,18 @@ import configparser
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from diffdepth.io.errors import InputError, parameter
 from diffdepth.io.images import IMAGE_SUFFIXES, image_size, read_disparity_map, read_image
+from diffdepth.types import LightField
 
 _HCI_VIEW = re.compile(r"^input_Cam(\d+)\.(png|jpg|jpeg|ppm|bmp|tif|tiff)$", re.IGNORECASE)
 _GRID_VIEW = re.compile(r"^(.*)_(\d+)_(\d+)\.([A-Za-z]+)$")
 _HCI_CONFIG = "parameters.cfg"
 _HCI_GT = "gt_disp_lowres.pfm"
-
-
-@dataclass
-class LightField:
-    """A regular grid of views of one scene.
-
-    views:      float32 [U, V, H, W, 3] in 0..1; U rows, V columns of views
-    ref:        (r0, c0), grid position of the reference view
-    gt:         float32 [H, W] disparity of the reference view (px per view step, HCI sign;
-                NaN = unknown), or None
-    disp_range: (lo, hi) disparity range of the scene, or None when unknown
-    name:       short scene name
-    paths:      [U][V] file names of the views, or None for a synthetic light field
-    """
-
-    views: np.ndarray
-    ref: tuple[int, int]
-    gt: np.ndarray | None = None
-    disp_range: tuple[float, float] | None = None
-    name: str = ""
-    paths: list[list[str]] | None = None
-
-    def __post_init__(self) -> None:
-        self.views = np.asarray(self.views, dtype=np.float32)
-        if self.views.ndim != 5 or self.views.shape[-1] != 3:
-            raise ValueError(f"LightField: views must be [U, V, H, W, 3], got {self.views.shape}")
-        rows, cols = self.grid
-        r0, c0 = (int(self.ref[0]), int(self.ref[1]))
-        if not (0 <= r0 < rows and 0 <= c0 < cols):
-            raise ValueError(f"LightField: ref {self.ref} outside the {rows} x {cols} grid")
-        self.ref = (r0, c0)
-        if self.gt is not None:
-            self.gt = np.asarray(self.gt, dtype=np.float32)
-            if self.gt.shape != self.shape:
-                raise ValueError(
-                    f"LightField: gt has shape {self.gt.shape}, the views are {self.shape}"
-                )
-        if self.disp_range is not None:
-            self.disp_range = (float(self.disp_range[0]), float(self.disp_range[1]))
-
-    @property
-    def grid(self) -> tuple[int, int]:
-        """(U, V): number of rows and columns of views."""
-        return int(self.views.shape[0]), int(self.views.shape[1])
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(H, W) of each view."""
-        return int(self.views.shape[2]), int(self.views.shape[3])
-
-    @property
-    def ref_view(self) -> np.ndarray:
-        """The reference view, float32 [H, W, 3]."""
-        return self.views[self.ref]
-
-    def offsets(self) -> np.ndarray:
-        """int [U, V, 2]: (r - r0, c - c0) of every view."""
-        rows, cols = self.grid
-        r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
-        return np.stack([r - self.ref[0], c - self.ref[1]], axis=-1)
-
-    def _select(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mask = mask.copy()
-        mask[self.ref] = False
-        rr, cc = np.nonzero(mask)  # row-major order
-        views = self.views[rr, cc]  # [K, H, W, 3]
-        uv = np.stack([cc - self.ref[1], rr - self.ref[0]], axis=-1).astype(np.float32)
-        return views, uv  # uv [K, 2] = (u, v) = (c - c0, r - r0)
-
-    def crosshair(self) -> tuple[np.ndarray, np.ndarray]:
-        """Views of the reference row and column, without the reference.
-
-        Returns views float32 [K, H, W, 3] and offsets float32 [K, 2] as (u, v) = (c - c0, r - r0).
-        """
-        rows, cols = self.grid
-        r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
-        return self._select((r == self.ref[0]) | (c == self.ref[1]))
-
-    def all_views(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every view but the reference: views [K, H, W, 3], offsets [K, 2] as (u, v)."""
-        return self._select(np.ones(self.grid, dtype=bool))
 
 
 def _natural_key(name: str) -> list:

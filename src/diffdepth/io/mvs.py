@@ -1,4 +1,4 @@
-"""Calibrated multi-view input: the `MultiViewScene` container and its readers.
+"""Readers of calibrated multi-view input (into a `diffdepth.types.MultiViewScene`).
 
 Cameras are pinhole, world to camera ``x_cam = R X + t``, projection ``K [R | t]``, pixel centres
 at integers (x = column, y = row). Two sources are read:
@@ -11,119 +11,13 @@ at integers (x = column, y = row). Two sources are read:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from diffdepth.io.errors import InputError
 from diffdepth.io.images import read_image
-
-
-@dataclass
-class MultiViewScene:
-    """Calibrated photographs of one scene, with an optional sparse point cloud.
-
-    images:       n float32 arrays [H_i, W_i, 3] in 0..1 (sizes may differ)
-    names:        n image file names (relative to the image folder)
-    K:            float64 [n, 3, 3] pinhole intrinsics (pixel centres at integers)
-    R:            float64 [n, 3, 3] world-to-camera rotations
-    t:            float64 [n, 3] world-to-camera translations (x_cam = R X + t)
-    points3d:     float64 [M, 3] sparse world points, or None
-    obs_ids:      per image, int64 [m_i] rows of points3d that image sees, or None
-    obs_xy:       per image, float32 [m_i, 2] where it sees them (x = col, y = row), or None
-    point_colors: uint8 [M, 3] colours of the points, or None
-    source:       where the scene was read from (for messages)
-    """
-
-    images: list[np.ndarray]
-    names: list[str]
-    K: np.ndarray
-    R: np.ndarray
-    t: np.ndarray
-    points3d: np.ndarray | None = None
-    obs_ids: list[np.ndarray] | None = None
-    obs_xy: list[np.ndarray] | None = None
-    point_colors: np.ndarray | None = None
-    source: str = field(default="")
-
-    def __post_init__(self) -> None:
-        n = len(self.images)
-        self.K = np.asarray(self.K, dtype=np.float64).reshape(n, 3, 3)
-        self.R = np.asarray(self.R, dtype=np.float64).reshape(n, 3, 3)
-        self.t = np.asarray(self.t, dtype=np.float64).reshape(n, 3)
-        if len(self.names) != n:
-            raise ValueError(f"MultiViewScene: {n} images but {len(self.names)} names")
-        if self.points3d is not None:
-            self.points3d = np.asarray(self.points3d, dtype=np.float64).reshape(-1, 3)
-            if self.obs_ids is None:
-                self.obs_ids = [np.zeros(0, np.int64) for _ in range(n)]
-                self.obs_xy = [np.zeros((0, 2), np.float32) for _ in range(n)]
-            self.obs_ids = [np.asarray(o, dtype=np.int64).reshape(-1) for o in self.obs_ids]
-            self.obs_xy = [np.asarray(o, dtype=np.float32).reshape(-1, 2) for o in self.obs_xy]
-            if len(self.obs_ids) != n or len(self.obs_xy) != n:
-                raise ValueError("MultiViewScene: need one observation list per image")
-            m = len(self.points3d)
-            for ids, xy in zip(self.obs_ids, self.obs_xy):
-                if len(ids) != len(xy) or (len(ids) and (ids.min() < 0 or ids.max() >= m)):
-                    raise ValueError("MultiViewScene: observation ids do not match points3d")
-            if self.point_colors is not None:
-                self.point_colors = np.asarray(self.point_colors, dtype=np.uint8).reshape(m, 3)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def shape(self, i: int) -> tuple[int, int]:
-        """(H, W) of image i."""
-        return self.images[i].shape[:2]
-
-    def centre(self, i: int) -> np.ndarray:
-        """Camera centre of image i in world coordinates, [3]."""
-        return -self.R[i].T @ self.t[i]
-
-    def project(self, i: int, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Project world points X [M, 3] into image i: pixel xy [M, 2] and depth z [M]."""
-        Xc = np.asarray(X, dtype=np.float64) @ self.R[i].T + self.t[i]
-        p = Xc @ self.K[i].T
-        z = p[:, 2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xy = p[:, :2] / z[:, None]
-        return xy, z
-
-    def num_observations(self) -> np.ndarray:
-        """How many sparse points each image sees, int64 [n] (zeros without points)."""
-        if self.obs_ids is None:
-            return np.zeros(len(self), np.int64)
-        return np.array([len(o) for o in self.obs_ids], np.int64)
-
-    def default_ref(self) -> int:
-        """The image that sees the most sparse points (the first one when there are none)."""
-        return int(np.argmax(self.num_observations())) if len(self) else 0
-
-    def visible_points(self, ref: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The sparse points image ``ref`` sees, projected into it.
-
-        Returns xy float32 [m, 2] (projections of the 3D points), depth float32 [m] (> 0) and
-        ids int64 [m] (rows of points3d); points behind the camera or outside the image are left
-        out.
-        """
-        if self.points3d is None or self.obs_ids is None:
-            raise InputError(
-                f"{self.source or 'scene'}: expected sparse 3D points, found none "
-                "(compute them with diffdepth.points.colmap.sparse_points)"
-            )
-        ids = np.unique(self.obs_ids[ref])
-        xy, z = self.project(ref, self.points3d[ids])
-        h, w = self.shape(ref)
-        keep = (
-            (z > 0)
-            & np.isfinite(xy).all(1)
-            & (xy[:, 0] >= -0.5)
-            & (xy[:, 0] <= w - 0.5)
-            & (xy[:, 1] >= -0.5)
-            & (xy[:, 1] <= h - 0.5)
-        )
-        return xy[keep].astype(np.float32), z[keep].astype(np.float32), ids[keep]
+from diffdepth.types import MultiViewScene
 
 
 def _parse_floats(tokens: list[str], path: Path, lineno: int) -> np.ndarray:

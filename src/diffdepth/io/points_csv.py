@@ -12,7 +12,7 @@ import numpy as np
 
 from diffdepth.io.atomic import save_text_atomic
 from diffdepth.io.errors import InputError
-from diffdepth.points.base import PointSet
+from diffdepth.types import PointSet
 
 #: Accepted names of the label column, in order of preference.
 VALUE_NAMES = ("disparity", "value", "inverse_depth")

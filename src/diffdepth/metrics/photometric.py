@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffdepth.io.lightfield import LightField
-from diffdepth.io.mvs import MultiViewScene
+from diffdepth.types import LightField, MultiViewScene
 
 
 def corner_views(grid: tuple[int, int], ref: tuple[int, int]) -> list[tuple[int, int]]:

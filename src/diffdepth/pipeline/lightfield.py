@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from diffdepth.io.errors import InputError, parameter
-from diffdepth.io.lightfield import LightField
 from diffdepth.losses import LightFieldLoss, LossConfig, supervised_loss
 from diffdepth.optimize import History, OptimConfig, optimize
 from diffdepth.pipeline.model import build_model, check_device, final_points, validate_points
@@ -27,9 +26,9 @@ from diffdepth.pipeline.outputs import (
     staged_outputs,
     write_loss_csv,
 )
-from diffdepth.points.base import PointSet
 from diffdepth.points.sweep import SweepConfig, densify_points
 from diffdepth.refine import EdgeRefineConfig
+from diffdepth.types import LightField, PointSet
 
 
 @dataclass(frozen=True)

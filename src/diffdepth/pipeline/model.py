@@ -7,7 +7,7 @@ import torch
 
 from diffdepth.io.errors import InputError, parameter
 from diffdepth.optimize import DiffusionModel, OptimConfig, initial_q, occlusion_cuts
-from diffdepth.points.base import PointSet
+from diffdepth.types import PointSet
 
 
 def check_device(device: str) -> torch.device:

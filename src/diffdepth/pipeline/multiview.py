@@ -35,7 +35,6 @@ import numpy as np
 import torch
 
 from diffdepth.io.errors import InputError
-from diffdepth.io.mvs import MultiViewScene
 from diffdepth.losses.multiview import MultiViewLoss, MultiViewLossConfig, reprojection_error
 from diffdepth.optimize import History, OptimConfig, optimize
 from diffdepth.pipeline.model import build_model, check_device, final_points, validate_points
@@ -45,10 +44,10 @@ from diffdepth.pipeline.outputs import (
     staged_outputs,
     write_loss_csv,
 )
-from diffdepth.points.base import PointSet
 from diffdepth.points.pinhole import SupportConfig
 from diffdepth.points.sweep import SweepConfig
 from diffdepth.refine import EdgeRefineConfig
+from diffdepth.types import MultiViewScene, PointSet
 
 
 def _multi_view_optim() -> OptimConfig:

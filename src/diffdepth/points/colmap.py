@@ -51,8 +51,7 @@ from PIL import Image
 
 from diffdepth.io.colmap import read_colmap_model, write_colmap_model
 from diffdepth.io.errors import InputError
-from diffdepth.io.mvs import MultiViewScene
-from diffdepth.points.base import PointSet
+from diffdepth.types import MultiViewScene, PointSet
 
 logger = logging.getLogger(__name__)
 
@@ -372,6 +371,11 @@ def reference_points(scene: MultiViewScene, ref: int) -> PointSet:
     value = inverse depth (the multi-view label); confidence = track length / max track length
     (points seen by more images are better triangulated). Depth for occlusion is 1 / value.
     """
+    if scene.points3d is None or scene.obs_ids is None:
+        raise InputError(
+            f"{scene.source or 'scene'}: expected sparse 3D points, found none "
+            "(compute them with diffdepth.points.colmap.sparse_points)"
+        )
     xy, depth, ids = scene.visible_points(ref)
     counts = np.bincount(np.concatenate(scene.obs_ids), minlength=len(scene.points3d))
     track = counts[ids].astype(np.float32)

@@ -25,7 +25,7 @@ import torch
 from diffdepth.points._epi_lines import epi_lines, merge_lines
 from diffdepth.points._epi_ops import gaussian_blur, rgb_to_lab, slope_bank
 from diffdepth.points._epi_refine import estimate_disparity_range, polish
-from diffdepth.points.base import PointSet
+from diffdepth.types import PointSet
 
 
 @dataclass(frozen=True)

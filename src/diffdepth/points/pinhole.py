@@ -23,9 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffdepth.io.mvs import MultiViewScene
-from diffdepth.points.base import PointSet
 from diffdepth.points.sweep import SweepConfig, grid_candidates, one_sided_subsets, winner_take_all
+from diffdepth.types import MultiViewScene, PointSet
 
 
 def select_views(

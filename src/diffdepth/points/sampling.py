@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from diffdepth.points.base import PointSet
+from diffdepth.types import PointSet
 
 
 def grey(image: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffdepth.points.base import PointSet
+from diffdepth.types import PointSet
 
 
 @dataclass(frozen=True)

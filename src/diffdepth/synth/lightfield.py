@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffdepth.io.lightfield import LightField
+from diffdepth.types import LightField
 
 _KINDS = {"plane": 0, "rect": 4, "disc": 3, "strip": 5, "wedge": 6, "dome": 4, "pyramid": 4}
 _BUMPS = ("dome", "pyramid")  # kinds whose disparity is not affine (solved by iteration)

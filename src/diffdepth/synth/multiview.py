@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffdepth.io.mvs import MultiViewScene
+from diffdepth.types import MultiViewScene
 
 
 @dataclass
