@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from diffdepth.diffuse import DiffusionSolver
+from diffdepth.image import sobel_magnitude
 from diffdepth.render import splat
 
 GROUPS = ("Q", "value", "R", "xy")
@@ -110,20 +110,11 @@ class OptimConfig:
         return OptimConfig(iters_per_phase=25, densify_after_first_q=True)
 
 
-def sobel_magnitude(image: torch.Tensor) -> torch.Tensor:
-    """|Sobel| of the grey image. image: [3, H, W] or [H, W] -> [H, W] (kernels sum |k| = 8)."""
-    grey = image.mean(0) if image.dim() == 3 else image
-    kx = torch.tensor(
-        [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=grey.dtype, device=grey.device
-    )
-    k = torch.stack([kx, kx.t()])[:, None]  # [2, 1, 3, 3]
-    g = F.conv2d(F.pad(grey[None, None], (1, 1, 1, 1), mode="replicate"), k)[0]
-    return torch.sqrt(g[0] ** 2 + g[1] ** 2)
+def initial_q(image: np.ndarray, q_scale: float) -> torch.Tensor:
+    """Q = q_scale * |Sobel(grey image)|, border pixels set to max(Q) (SPEC section 2).
 
-
-def initial_q(image: torch.Tensor, q_scale: float) -> torch.Tensor:
-    """Q = q_scale * |Sobel(grey)|, border pixels set to max(Q) (SPEC section 2). -> [H, W]"""
-    q = q_scale * sobel_magnitude(image)
+    image: numpy [H, W, C] or [H, W] -> float32 [H, W] (on the CPU)."""
+    q = torch.from_numpy((q_scale * sobel_magnitude(image)).astype(np.float32))
     if min(q.shape) > 2:
         qmax = q.max()
         q[0, :] = qmax

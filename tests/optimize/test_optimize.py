@@ -24,7 +24,7 @@ def _problem(h=20, w=28, seed=0):
         [torch.rand(n, generator=g) * (w - 1), torch.rand(n, generator=g) * (h - 1)], 1
     )
     value = 0.5 + 0.03 * xy[:, 0] - 0.02 * xy[:, 1] + 0.2 * torch.randn(n, generator=g)
-    image = torch.rand(3, h, w, generator=g)
+    image = torch.rand(h, w, 3, generator=g).numpy()
     Q = initial_q(image, 1.0)
     model = DiffusionModel(xy, value, Q)
 
@@ -86,7 +86,7 @@ def test_positions_stay_near_their_start():
 
 
 def test_initial_q_border_is_max():
-    img = torch.rand(3, 12, 15)
+    img = np.random.default_rng(0).random((12, 15, 3))
     q = initial_q(img, 6.0)
     assert q.shape == (12, 15)
     assert torch.all(q[0] == q.max()) and torch.all(q[:, -1] == q.max())

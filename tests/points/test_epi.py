@@ -4,14 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from diffdepth.image import gaussian_blur
 from diffdepth.io.lightfield import read_lightfield
-from diffdepth.points._epi_ops import (
-    filter_bank,
-    gaussian_blur,
-    rgb_to_lab,
-    sample_bilinear,
-    slope_bank,
-)
+from diffdepth.points._epi_ops import filter_bank, lab, slope_bank
 from diffdepth.points._epi_refine import estimate_disparity_range
 from diffdepth.points.epi import EPIConfig, detect_epi_points
 from diffdepth.synth.lightfield import make_lightfield
@@ -118,7 +113,7 @@ def test_range_estimate_covers_the_scene(synthetic):
     ]
     rgb = torch.from_numpy(np.stack([views[r, c] for r, c in keys])).permute(0, 3, 1, 2)
     uv = np.array([(c - c0, r - r0) for r, c in keys], np.float32)
-    lo, hi = estimate_disparity_range(rgb_to_lab(rgb), uv, bound=8.0)
+    lo, hi = estimate_disparity_range(lab(rgb), uv, bound=8.0)
     assert lo <= np.nanmin(synthetic.gt) + 0.1 and hi >= np.nanmax(synthetic.gt) - 0.1
     assert lo > -3.0 and hi < 3.0
 
@@ -158,25 +153,12 @@ def test_filter_bank_peaks_at_the_true_slope():
     assert int(resp[int(resp[:, 1, 20].argmax()), 1].argmax()) == 20
 
 
-def test_bilinear_sampling_matches_linear_ramps():
-    h, w = 6, 7
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = np.stack([xx, yy, xx + 2 * yy], axis=-1)[None]  # [1, H, W, 3]
-    flat = torch.from_numpy(img.reshape(-1, 3))
-    x = torch.tensor([0.25, 3.5, 5.9, -2.0])
-    y = torch.tensor([1.75, 0.0, 4.2, 2.0])
-    out, inside = sample_bilinear(flat, h, w, torch.zeros(4, dtype=torch.long), x, y)
-    xc = x.clamp(0, w - 1)
-    assert torch.allclose(out[:, 0], xc) and torch.allclose(out[:, 1], y)
-    assert inside.tolist() == [True, True, True, False]
-
-
 def test_blur_and_lab_keep_shapes_and_grey_axis():
     rgb = torch.full((2, 3, 8, 9), 0.5)
-    lab = rgb_to_lab(gaussian_blur(rgb, 0.85))
-    assert lab.shape == rgb.shape
-    assert torch.allclose(lab[:, 1:], torch.zeros(2, 2, 8, 9), atol=1e-4)  # grey: a = b = 0
-    assert torch.allclose(lab[:, 0], torch.full((2, 8, 9), 0.5339), atol=1e-3)  # L* of sRGB 0.5
+    out = lab(gaussian_blur(rgb, 0.85))
+    assert out.shape == rgb.shape
+    assert torch.allclose(out[:, 1:], torch.zeros(2, 2, 8, 9), atol=1e-4)  # grey: a = b = 0
+    assert torch.allclose(out[:, 0], torch.full((2, 8, 9), 0.5339), atol=1e-3)  # L*/100, sRGB 0.5
 
 
 def test_bad_input_is_rejected():

@@ -4,7 +4,7 @@ The label D of the reference view is inverse depth; depth = 1 / D is the occlusi
 selected view k, every reference pixel (x, y) is lifted to ``X = depth * K_ref^-1 (x, y, 1)``
 in the reference camera, moved into camera k (``R_k R_ref^T``, ``t_k - R_k R_ref^T t_ref``) and
 projected with K_k. View k is sampled there bilinearly (pixel centres at integers,
-``grid_sample(align_corners=True)``). The mask M_k is 0 where the pixel falls behind camera k or
+`diffdepth.image.sample_bilinear`). The mask M_k is 0 where the pixel falls behind camera k or
 outside image k, or where another reference pixel lands on the same pixel of view k nearer to it
 (a z-buffer on the depth in camera k, with a relative tolerance); the mask is not differentiated.
 
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from diffdepth.image import rgb_to_lab, sample_bilinear
 from diffdepth.losses.photometric import ssim
 from diffdepth.losses.smoothness import edge_weights, gradient_reward, weighted_smoothness
 
@@ -39,29 +39,6 @@ class MultiViewLossConfig:
     occlusion_tol: float = 0.02  # relative depth margin before a pixel counts as occluded
     min_inverse_depth: float = 1e-6  # D is clamped to at least this before depth = 1 / D
     eps: float = 1e-6  # in the denominator of the per-pixel mean over views
-
-
-def rgb_to_lab(rgb: Tensor) -> Tensor:
-    """CIE L*a*b* (D65) of sRGB images [..., 3, H, W] in 0..1."""
-    c = rgb.clamp(0.0, 1.0)
-    lin = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    m = torch.tensor(
-        [
-            [0.4124564, 0.3575761, 0.1804375],
-            [0.2126729, 0.7151522, 0.0721750],
-            [0.0193339, 0.1191920, 0.9503041],
-        ],
-        dtype=rgb.dtype,
-        device=rgb.device,
-    )
-    white = torch.tensor([0.95047, 1.0, 1.08883], dtype=rgb.dtype, device=rgb.device)
-    xyz = torch.einsum("ij,...jhw->...ihw", m, lin) / white.view(3, 1, 1)
-    delta = 6.0 / 29.0
-    f = torch.where(
-        xyz > delta**3, xyz.clamp_min(1e-12) ** (1.0 / 3.0), xyz / (3 * delta**2) + 4.0 / 29.0
-    )
-    fx, fy, fz = f.unbind(-3)
-    return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], -3)
 
 
 def _image_tensor(img: np.ndarray, device) -> Tensor:
@@ -118,7 +95,9 @@ class MultiViewLoss:
             t_rel = scene.t[k] - R_rel @ scene.t[self.ref]
             P = np.concatenate([scene.K[k] @ R_rel, (scene.K[k] @ t_rel)[:, None]], 1)  # [3, 4]
             self._proj[k] = torch.as_tensor(P, device=self.device)
-            self._images[k] = _image_tensor(scene.images[k], self.device)[None]  # [1,3,Hk,Wk]
+            self._images[k] = torch.as_tensor(  # [1, Hk, Wk, 3]: channel-last for sampling
+                np.ascontiguousarray(scene.images[k]), dtype=torch.float32, device=self.device
+            )[None]
         self.last_views: list[int] = []
 
     def select_views(self) -> list[int]:
@@ -146,7 +125,7 @@ class MultiViewLoss:
         u = p[..., 0] / z_safe
         v = p[..., 1] / z_safe
         img = self._images[k]
-        hk, wk = img.shape[-2:]
+        hk, wk = img.shape[1:3]
         with torch.no_grad():
             tol = 1e-4  # pixels: rounding must not push a border pixel out of the image
             inside = front & (u >= -tol) & (u <= wk - 1 + tol) & (v >= -tol) & (v <= hk - 1 + tol)
@@ -159,10 +138,7 @@ class MultiViewLoss:
             visible = torch.zeros_like(inside)
             visible[inside] = zin <= zbuf[target] * (1.0 + cfg.occlusion_tol)
             M = visible.to(dtype)
-        grid = torch.stack([2.0 * u / max(wk - 1, 1) - 1.0, 2.0 * v / max(hk - 1, 1) - 1.0], -1)
-        W = F.grid_sample(
-            img.to(dtype), grid[None], mode="bilinear", padding_mode="border", align_corners=True
-        )[0]
+        W = sample_bilinear(img.to(dtype), u, v)[0].permute(2, 0, 1)  # [3, H, W]
         return W, M
 
     def __call__(self, D: Tensor) -> tuple[Tensor, dict, Tensor]:

@@ -43,8 +43,7 @@ def build_model(
     """The diffusion model at its initial state: R = 0 (or -log confidence), Q from Sobel (plus
     the occlusion cuts of the points when ``optim.cut_radius`` > 0), the occlusion order of
     ``optim.order``."""
-    img = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().to(device)
-    Q = initial_q(img, optim.q_scale)
+    Q = initial_q(image, optim.q_scale).to(device)
     if optim.cut_radius > 0:
         cut = occlusion_cuts(
             points.xy, points.value, tuple(Q.shape), optim.cut_radius, optim.cut_jump

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from diffdepth.points._epi_ops import filter_bank, sample_bilinear
+from diffdepth.image import sample_bilinear
+from diffdepth.points._epi_ops import filter_bank
 
 if TYPE_CHECKING:
     from diffdepth.points.epi import EPIConfig
@@ -29,8 +30,7 @@ def _tile_max(values: torch.Tensor, tile: int) -> torch.Tensor:
 
 
 def _refine_lines(
-    flat: torch.Tensor,
-    hw: tuple[int, int],
+    stack: torch.Tensor,
     u: torch.Tensor,
     y: torch.Tensor,
     x_e: torch.Tensor,
@@ -43,7 +43,6 @@ def _refine_lines(
     samples half a pixel apart); the line through those positions is fitted by least squares,
     weighted by the positive projected gradient.  y, x_e, d [N]; returns x_e, d [N].
     """
-    h, w = hw
     n = len(u)
     xv = x_e[:, None] - d[:, None] * u[None, :]  # [N, n]
     yv = y[:, None].expand_as(xv)
@@ -51,8 +50,8 @@ def _refine_lines(
     offs = (-0.5, 0.0, 0.5)
     grads = []
     for o in offs:
-        plus, _ = sample_bilinear(flat, h, w, vv, xv + o + 0.5, yv)
-        minus, inside = sample_bilinear(flat, h, w, vv, xv + o - 0.5, yv)
+        plus, _ = sample_bilinear(stack, xv + o + 0.5, yv, vv)
+        minus, inside = sample_bilinear(stack, xv + o - 0.5, yv, vv)
         grads.append(plus - minus)  # [N, n, C]
     g_mean = grads[1].mean(1)
     g_dir = g_mean / g_mean.norm(dim=-1, keepdim=True).clamp(min=1e-9)
@@ -76,8 +75,7 @@ def _refine_lines(
 
 
 def _support(
-    flat: torch.Tensor,
-    hw: tuple[int, int],
+    stack: torch.Tensor,
     u: torch.Tensor,
     y: torch.Tensor,
     x_e: torch.Tensor,
@@ -92,13 +90,12 @@ def _support(
     whose colour stays constant along the line over the supporting views, i.e. the occluding
     side at a depth edge.  y, x_e, d [N]; returns support (long [N]) and side (float [N]).
     """
-    h, w = hw
     n = len(u)
     xv = x_e[:, None] - d[:, None] * u[None, :]  # [N, n] the line in view k
     yv = y[:, None].expand_as(xv)
     vv = torch.arange(n)[None, :].expand_as(xv)
-    plus, inside = sample_bilinear(flat, h, w, vv, xv + 0.5, yv)
-    minus, _ = sample_bilinear(flat, h, w, vv, xv - 0.5, yv)
+    plus, inside = sample_bilinear(stack, xv + 0.5, yv, vv)
+    minus, _ = sample_bilinear(stack, xv - 0.5, yv, vv)
     grad = plus - minus  # [N, n, C]
     g_mean = (grad * inside[..., None]).sum(1) / inside.sum(1, keepdim=True).clamp(min=1)
     g_norm = grad.norm(dim=-1)
@@ -106,8 +103,8 @@ def _support(
     cos = (grad * g_mean[:, None, :]).sum(-1) / (g_norm * m_norm).clamp(min=1e-12)
     agree = inside & (cos >= cfg.agree_cos) & (g_norm >= cfg.agree_ratio * m_norm)
 
-    left, _ = sample_bilinear(flat, h, w, vv, xv - 1.0, yv)
-    right, _ = sample_bilinear(flat, h, w, vv, xv + 1.0, yv)
+    left, _ = sample_bilinear(stack, xv - 1.0, yv, vv)
+    right, _ = sample_bilinear(stack, xv + 1.0, yv, vv)
     wgt = agree.float()[..., None]
     cnt = wgt.sum(1).clamp(min=1)
 
@@ -157,17 +154,17 @@ def epi_lines(
     y = rows.float()
     del resp
 
-    flat = a.permute(0, 2, 3, 1).reshape(-1, c)
+    stack = a.permute(0, 2, 3, 1).contiguous()  # [n, H, W, C] for sampling
     uu = torch.from_numpy(np.asarray(u, np.float32))
     need = max(2, n - cfg.max_missing_views)
 
     # Lines that too few views support are dropped before and after the sub-pixel fit.
-    support, _ = _support(flat, (h, w), uu, y, x_e, d, cfg)
+    support, _ = _support(stack, uu, y, x_e, d, cfg)
     pre = support >= need
     y, x_e, d, strength = y[pre], x_e[pre], d[pre], strength[pre]
     for _ in range(cfg.refine_iters):
-        x_e, d = _refine_lines(flat, (h, w), uu, y, x_e, d)
-    support, side = _support(flat, (h, w), uu, y, x_e, d, cfg)
+        x_e, d = _refine_lines(stack, uu, y, x_e, d)
+    support, side = _support(stack, uu, y, x_e, d, cfg)
     x_p = x_e + side * cfg.side_shift
 
     ok = support >= need

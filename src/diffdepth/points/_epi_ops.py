@@ -1,4 +1,4 @@
-"""Image operations behind the EPI detector: blur, Lab, slope bank, shear-and-sum filters, sampling.
+"""The EPI detector's filters: its colour space, the slope bank, shear-and-sum step-edge filters.
 
 Image stacks are torch tensors laid out [n, C, H, W] (n views); an EPI stack is the row (or the
 column, transposed) of views through the reference view, so that every image row is one EPI and
@@ -13,27 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from diffdepth.losses.multiview import rgb_to_lab as lab
+from diffdepth.image import rgb_to_lab
 
 
-def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur with replicated borders.  img [n, C, H, W] -> [n, C, H, W]."""
-    if sigma <= 0:
-        return img
-    radius = max(1, int(math.ceil(3.0 * sigma)))
-    t = torch.arange(-radius, radius + 1, dtype=img.dtype, device=img.device)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
-    n, c, h, w = img.shape
-    x = img.reshape(n * c, 1, h, w)
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1))
-    return x.reshape(n, c, h, w)
-
-
-def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
-    """sRGB in 0..1 to CIE Lab (D65) divided by 100.  rgb [n, 3, H, W] -> [n, 3, H, W]."""
-    return lab(rgb) / 100.0
+def lab(rgb: torch.Tensor) -> torch.Tensor:
+    """The detector's colour space: CIE Lab / 100 (thresholds such as ``min_response`` are in
+    these units).  rgb [n, 3, H, W] in 0..1 -> [n, 3, H, W]."""
+    return rgb_to_lab(rgb) / 100.0
 
 
 def slope_bank(lo: float, hi: float, n: int, warp: float) -> np.ndarray:
@@ -100,34 +86,3 @@ def filter_bank(a: torch.Tensor, u: np.ndarray, slopes: np.ndarray) -> torch.Ten
         diff = mean[:, :, 1:] - mean[:, :, :-1]
         torch.sqrt((diff * diff).sum(0), out=resp[i])
     return resp
-
-
-def sample_bilinear(
-    flat: torch.Tensor, h: int, w: int, view: torch.Tensor, x: torch.Tensor, y: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bilinear samples of a view stack at continuous positions, borders replicated.
-
-    flat [n * H * W, C] (the stack [n, H, W, C] flattened), view long [...], x, y float [...]
-    (same shape).  Returns samples [..., C] and inside (bool [...], position within the image).
-    """
-    inside = (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
-    x = x.clamp(0, w - 1)
-    y = y.clamp(0, h - 1)
-    x0 = x.floor().clamp(max=w - 2) if w > 1 else x.floor()
-    y0 = y.floor().clamp(max=h - 2) if h > 1 else y.floor()
-    fx = (x - x0).unsqueeze(-1)
-    fy = (y - y0).unsqueeze(-1)
-    x0 = x0.long()
-    y0 = y0.long()
-    x1 = (x0 + 1).clamp(max=w - 1)
-    y1 = (y0 + 1).clamp(max=h - 1)
-    base = view * (h * w)
-    r0 = base + y0 * w
-    r1 = base + y1 * w
-    v00 = flat[r0 + x0]
-    v01 = flat[r0 + x1]
-    v10 = flat[r1 + x0]
-    v11 = flat[r1 + x1]
-    top = torch.lerp(v00, v01, fx)
-    bot = torch.lerp(v10, v11, fx)
-    return torch.lerp(top, bot, fy), inside

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from diffdepth.points._epi_ops import sample_bilinear
+from diffdepth.image import sample_bilinear
 
 if TYPE_CHECKING:
     from diffdepth.points.epi import EPIConfig
@@ -37,18 +37,17 @@ def estimate_disparity_range(a: torch.Tensor, uv: np.ndarray, bound: float) -> t
         torch.arange(hs, dtype=torch.float32), torch.arange(ws, dtype=torch.float32), indexing="ij"
     )
     uvt = torch.from_numpy(np.asarray(uv, np.float32))
+    stack = small.permute(0, 2, 3, 1).contiguous()  # [K, hs, ws, C]
+    view = torch.arange(k_views).view(-1, 1, 1)
     best = torch.full((hs, ws), float("inf"))
     best_d = torch.zeros(hs, ws)
     total = torch.zeros(hs, ws)
     for d in cands:
         sx = xs[None] - float(d) * uvt[:, 0, None, None] / f  # [K, hs, ws]
         sy = ys[None] - float(d) * uvt[:, 1, None, None] / f
-        grid = torch.stack([2 * sx / max(ws - 1, 1) - 1, 2 * sy / max(hs - 1, 1) - 1], dim=-1)
-        warped = F.grid_sample(
-            small, grid, mode="bilinear", padding_mode="border", align_corners=True
-        )
+        warped, _ = sample_bilinear(stack, sx, sy, view)  # [K, hs, ws, C]
         mu = warped.mean(0)
-        cost = ((warped * warped).mean(0) - mu * mu).sum(0)
+        cost = ((warped * warped).mean(0) - mu * mu).sum(-1)
         cost = F.avg_pool2d(cost[None, None], 5, stride=1, padding=2, count_include_pad=False)[0, 0]
         better = cost < best
         best = torch.where(better, cost, best)
@@ -71,8 +70,7 @@ def estimate_disparity_range(a: torch.Tensor, uv: np.ndarray, bound: float) -> t
 
 
 def _sweep_cost(
-    flat: torch.Tensor,
-    hw: tuple[int, int],
+    stack: torch.Tensor,
     uv: torch.Tensor,
     xy: torch.Tensor,
     disps: torch.Tensor,
@@ -80,11 +78,10 @@ def _sweep_cost(
 ) -> torch.Tensor:
     """Colour variance across views of a patch warped by each disparity.
 
-    flat [K * H * W, C] views, uv [K, 2], xy [N, 2], disps [N, J], patch [P, 2] offsets.
+    stack [K, H, W, C] views, uv [K, 2], xy [N, 2], disps [N, J], patch [P, 2] offsets.
     Returns the cost [N, J]: variance over the views that see the sample, summed over
     channels and patch pixels.
     """
-    h, w = hw
     k = uv.shape[0]
     px = xy[:, 0, None, None, None] + patch[None, None, :, 0, None]  # [N, 1, P, 1]
     py = xy[:, 1, None, None, None] + patch[None, None, :, 1, None]
@@ -92,7 +89,7 @@ def _sweep_cost(
     x = px - dd * uv[None, None, None, :, 0]  # [N, J, P, K]
     y = py - dd * uv[None, None, None, :, 1]
     view = torch.arange(k).view(1, 1, 1, k).expand_as(x)
-    s, inside = sample_bilinear(flat, h, w, view, x, y)  # [N, J, P, K, C]
+    s, inside = sample_bilinear(stack, x, y, view)  # [N, J, P, K, C]
     m = inside.float()[..., None]
     cnt = m.sum(3).clamp(min=1)
     mu = (s * m).sum(3) / cnt
@@ -117,7 +114,7 @@ def polish(
     Returns xy, disp, conf of the kept points; conf is scaled by how distinct the minimum is.
     """
     k_views, c, h, w = a.shape
-    flat = a.permute(0, 2, 3, 1).reshape(-1, c).contiguous()
+    stack = a.permute(0, 2, 3, 1).contiguous()  # [K, H, W, C]
     uvt = torch.from_numpy(np.asarray(uv, np.float32))
     r = cfg.polish_patch
     g = torch.arange(-r, r + 1, dtype=torch.float32)
@@ -137,7 +134,7 @@ def polish(
         for start in range(0, len(todo), cfg.chunk):
             sel = todo[start : start + cfg.chunk]
             disps = d0[sel, None] + steps[None, :]
-            costs.append(_sweep_cost(flat, (h, w), uvt, xy[sel], disps, patch))
+            costs.append(_sweep_cost(stack, uvt, xy[sel], disps, patch))
         cost = torch.cat(costs)  # [T, J]
         j = cost.argmin(1)
         interior = (j > 0) & (j < 2 * m)

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from diffdepth.image import gaussian_blur
 from diffdepth.points._epi_lines import epi_lines, merge_lines
-from diffdepth.points._epi_ops import gaussian_blur, rgb_to_lab, slope_bank
+from diffdepth.points._epi_ops import lab, slope_bank
 from diffdepth.points._epi_refine import estimate_disparity_range, polish
 from diffdepth.types import PointSet
 
@@ -110,13 +111,13 @@ def detect_epi_points(
     with torch.no_grad():
         cache: dict[tuple[int, int], torch.Tensor] = {}
 
-        def lab(keys: list[tuple[int, int]]) -> torch.Tensor:  # [n, 3, H, W]
+        def lab_views(keys: list[tuple[int, int]]) -> torch.Tensor:  # [n, 3, H, W]
             todo = [k for k in keys if k not in cache]
             if todo:
                 rgb = torch.from_numpy(
                     np.ascontiguousarray(np.stack([views[r, c] for r, c in todo]), np.float32)
                 ).permute(0, 3, 1, 2)
-                out = rgb_to_lab(gaussian_blur(rgb, config.blur_sigma))
+                out = lab(gaussian_blur(rgb, config.blur_sigma))
                 for k, img in zip(todo, out):
                     cache[k] = img
             return torch.stack([cache[k] for k in keys])
@@ -138,7 +139,7 @@ def detect_epi_points(
             if bound is None:
                 span = max(1, max(c0, n_cols - 1 - c0, r0, n_rows - 1 - r0))
                 bound = 0.25 * min(h, w) / span
-            lo, hi = estimate_disparity_range(lab(sweep_keys), sweep_uv, bound)
+            lo, hi = estimate_disparity_range(lab_views(sweep_keys), sweep_uv, bound)
         else:
             lo, hi = float(min(disp_range)), float(max(disp_range))
         slopes = slope_bank(
@@ -148,15 +149,15 @@ def detect_epi_points(
         lines = []
         if n_cols >= 2:
             u = np.arange(n_cols, dtype=np.float32) - c0
-            lines.append(epi_lines(lab(row_keys), u, slopes, config, transposed=False))
+            lines.append(epi_lines(lab_views(row_keys), u, slopes, config, transposed=False))
         if n_rows >= 2:
             v = np.arange(n_rows, dtype=np.float32) - r0
-            a = lab(col_keys).transpose(-1, -2).contiguous()
+            a = lab_views(col_keys).transpose(-1, -2).contiguous()
             lines.append(epi_lines(a, v, slopes, config, transposed=True))
         xy, disp, conf = merge_lines(lines, (h, w))
 
         if config.polish and len(xy):
-            xy, disp, conf = polish(lab(sweep_keys), sweep_uv, xy, disp, conf, config)
+            xy, disp, conf = polish(lab_views(sweep_keys), sweep_uv, xy, disp, conf, config)
     points = PointSet(xy.numpy(), disp.numpy(), conf.numpy())
     return consistent_points(points, config.consistency_k, config.consistency_threshold)
 

@@ -9,20 +9,11 @@ picked the wrong side of an edge would), positions jittered by up to half a pixe
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy import ndimage
 
+from diffdepth.image import gaussian_blur, grey, sobel_magnitude
 from diffdepth.types import PointSet
-
-
-def grey(image: np.ndarray) -> np.ndarray:
-    """[H, W, 3] or [H, W] -> float64 [H, W] grey level."""
-    image = np.asarray(image, dtype=np.float64)
-    return image.mean(axis=2) if image.ndim == 3 else image
-
-
-def sobel_magnitude(image: np.ndarray) -> np.ndarray:
-    g = grey(image)
-    return np.hypot(ndimage.sobel(g, axis=1), ndimage.sobel(g, axis=0))
 
 
 def top_per_tile(score: np.ndarray, tile: int, per_tile: int) -> np.ndarray:
@@ -83,7 +74,7 @@ def canny_edges(
 ) -> np.ndarray:
     """Canny edge map (bool [H, W]): Gaussian blur, Sobel, non-maximum suppression across the
     gradient direction, hysteresis (thresholds relative to the largest magnitude)."""
-    g = ndimage.gaussian_filter(grey(image), sigma)
+    g = gaussian_blur(torch.from_numpy(grey(image))[None, None], sigma)[0, 0].numpy()
     gx, gy = ndimage.sobel(g, axis=1), ndimage.sobel(g, axis=0)
     mag = np.hypot(gx, gy)
     if mag.max() <= 0:
