@@ -16,7 +16,6 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from benchmarks._machine import add_provenance_flag, emit_json, machine_info, provenance
@@ -24,6 +23,7 @@ from benchmarks._runs import SHARED
 from diffdepth.io import read_lightfield
 from diffdepth.losses import LightFieldLoss, LossConfig
 from diffdepth.optimize import OptimConfig, anchor_penalty
+from diffdepth.photo import LightFieldProblem
 from diffdepth.pipeline.model import build_model
 from diffdepth.points.sampling import noisy_edge_points
 
@@ -41,14 +41,9 @@ def load_scene():
 def bench_iteration(distance: str, repeats: int, lf=None, device: str = "cpu") -> dict:
     lf = lf or load_scene()
     dev = torch.device(device)
-    ref = torch.from_numpy(np.ascontiguousarray(lf.ref_view.transpose(2, 0, 1))).to(dev)
-    ref = ref.float()
     pts = noisy_edge_points(lf.ref_view, lf.gt, per_tile=49, seed=0)
-    views, offsets = lf.crosshair()
-    views_t = torch.from_numpy(np.ascontiguousarray(views.transpose(0, 3, 1, 2))).to(dev)
-    loss_fn = LightFieldLoss(
-        ref, views_t, torch.from_numpy(offsets).to(dev), LossConfig.light_field(distance=distance)
-    )
+    problem = LightFieldProblem.from_lightfield(lf)
+    loss_fn = LightFieldLoss.from_problem(problem, LossConfig.light_field(distance=distance), dev)
     config = OptimConfig.light_field()
     model = build_model(lf.ref_view, pts, config, dev)
     value0, xy0 = model.value.detach().clone(), model.xy.detach().clone()
@@ -87,7 +82,7 @@ def bench_iteration(distance: str, repeats: int, lf=None, device: str = "cpu") -
         "device": device,
         "points": len(pts),
         "shape": list(lf.gt.shape),
-        "views": len(views),
+        "views": len(problem),
         "repeats": repeats,
         **med,
         "solver_forward_iterations": model.solver.last_info.forward_iterations,

@@ -9,19 +9,18 @@ range over 3x3 px exceeds ``jump``), the map shifted by each of 8 directions x `
 is a candidate; each candidate is scored by photo-consistency, and a pixel takes the candidate of
 lowest cost when it costs less than the pixel's current value (``rounds`` times over).
 
-The cost is occlusion-aware, as in the plane sweep of `diffdepth.points.sweep`: the mean absolute
-error of the views warped by the candidate disparity, over subsets of views on one side of the
-reference (a background pixel beside an occluder is hidden only on one side), aggregated over a
+The cost is occlusion-aware, as in the plane sweep of `diffdepth.points.sweep`: the photo layer's
+`subset_errors` of the candidate map over `one_sided_subsets` of the views (a background pixel
+beside an occluder is hidden only on one side), aggregated over a
 ``window`` x ``window`` neighbourhood with adaptive support weights exp(-sum_c |I_q - I_p| /
 gamma) (so that the window does not reach across the colour edge of the occluder), and the best
 subset kept.  This is PatchMatch-style propagation (Bleyer et al., BMVC 2011) with adaptive
 support weights (Yoon & Kweon, PAMI 2006), restricted to the neighbourhood of the map's edges.
 
-    D_refined, changed = refine_edges(D, ref, views, offsets)
+    D_refined, changed = refine_edges(D, problem)
 
-ref [H, W, C] and views [K, H, W, C] in 0..1; offsets [K, 2] (u, v), light-field convention (view
-k sees reference pixel (x, y) at (x - d u, y - d v)).  `map_costs_reference` and
-`aggregate_reference` are the plain numpy definitions the compiled kernels are tested against.
+problem: a `diffdepth.photo.LightFieldProblem` (reference view, views in 0..1, offsets).
+`aggregate_reference` is the plain numpy definition the compiled aggregation is tested against.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from diffdepth.points.sweep import one_sided_subsets
+from diffdepth.photo import LightFieldProblem, one_sided_subsets, subset_errors
 
 _DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
 
@@ -55,41 +54,6 @@ class EdgeRefineConfig:
             raise ValueError("EdgeRefineConfig: gamma, jump > 0; rounds, radius >= 0")
         if any(int(d) < 1 for d in self.distances):
             raise ValueError("EdgeRefineConfig: distances are positive pixel counts")
-
-
-def map_costs_reference(ref, views, offsets, member, D) -> np.ndarray:
-    """float64 [S, H, W]: per pixel and view subset, the mean over the subset's views whose
-    sample lies inside the image of mean_c |ref - view(x - D u, y - D v)| (bilinear); 100 where
-    no view of the subset sees the pixel.  Plain numpy (the definition of `map_costs`)."""
-    ref = np.asarray(ref, np.float64)
-    views = np.asarray(views, np.float64)
-    K, H, W, C = views.shape
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
-    err = np.zeros((K, H, W))
-    inside = np.zeros((K, H, W), dtype=bool)
-    for k in range(K):
-        sx = xx - D * offsets[k, 0]
-        sy = yy - D * offsets[k, 1]
-        inside[k] = (sx >= 0) & (sy >= 0) & (sx <= W - 1) & (sy <= H - 1)
-        sx = np.clip(sx, 0, W - 1)
-        sy = np.clip(sy, 0, H - 1)
-        x0 = np.minimum(np.floor(sx).astype(int), max(W - 2, 0))
-        y0 = np.minimum(np.floor(sy).astype(int), max(H - 2, 0))
-        x1 = np.minimum(x0 + 1, W - 1)
-        y1 = np.minimum(y0 + 1, H - 1)
-        fx = (sx - x0)[..., None]
-        fy = (sy - y0)[..., None]
-        v = views[k]
-        val = (1 - fy) * ((1 - fx) * v[y0, x0] + fx * v[y0, x1]) + fy * (
-            (1 - fx) * v[y1, x0] + fx * v[y1, x1]
-        )
-        err[k] = np.abs(val - ref).mean(-1)
-    out = np.empty((member.shape[0], H, W))
-    for s, mem in enumerate(member):
-        n = (inside & mem[:, None, None]).sum(0)
-        tot = (err * (inside & mem[:, None, None])).sum(0)
-        out[s] = np.where(n > 0, tot / np.maximum(n, 1), 100.0)
-    return out
 
 
 def aggregate_reference(costs, ref, py, px, radius, gamma) -> np.ndarray:
@@ -125,35 +89,20 @@ def edge_mask(D: np.ndarray, config: EdgeRefineConfig) -> np.ndarray:
 
 def refine_edges(
     D: np.ndarray,
-    ref: np.ndarray,
-    views: np.ndarray,
-    offsets: np.ndarray,
+    problem: LightFieldProblem,
     config: EdgeRefineConfig = EdgeRefineConfig(),  # noqa: B008 (frozen dataclass)
 ) -> tuple[np.ndarray, int]:
     """The map with its pixels near depth discontinuities re-chosen among shifted copies of
     itself by occlusion-aware photo-consistency.  Returns (float32 [H, W], pixels changed)."""
-    from diffdepth import _refine_numba as k
-
     D = np.asarray(D, np.float64)
-    ref_c = np.ascontiguousarray(ref, dtype=np.float32)
-    views_c = np.ascontiguousarray(views, dtype=np.float32)
-    offs = np.ascontiguousarray(np.asarray(offsets, np.float64).reshape(-1, 2))
-    if ref_c.ndim == 2:
-        ref_c = ref_c[..., None]
-        views_c = views_c[..., None]
-    if D.ndim != 2 or ref_c.shape[:2] != D.shape or views_c.shape[1:] != ref_c.shape:
-        raise ValueError(
-            f"refine_edges: map {D.shape}, reference {ref_c.shape} and views "
-            f"{views_c.shape} do not match"
-        )
-    if len(offs) != len(views_c) or len(offs) == 0:
-        raise ValueError(f"refine_edges: {len(views_c)} views but {len(offs)} offsets")
-    member = one_sided_subsets(offs)
+    if D.shape != problem.shape:
+        raise ValueError(f"refine_edges: map {D.shape} and views {problem.shape} do not match")
+    member = one_sided_subsets(problem.offsets)
 
     def map_costs(Dm: np.ndarray, need: np.ndarray, out: np.ndarray) -> None:
-        k.map_costs(ref_c, views_c, offs, member, Dm, need, out)
+        subset_errors(problem.ref, problem.views, problem.offsets, member, Dm, need, out=out)
 
-    return refine_edges_with(D, ref_c, map_costs, len(member), config)
+    return refine_edges_with(D, problem.ref, map_costs, len(member), config)
 
 
 def refine_edges_with(
@@ -165,7 +114,7 @@ def refine_edges_with(
 ) -> tuple[np.ndarray, int]:
     """`refine_edges` for any camera model: ``map_costs(Dm, need, out)`` writes into out
     float32 [n_subsets, H, W] the error of every view subset at each pixel's own label Dm[y, x]
-    (only where need[y, x]; 100 where no view of the subset sees the pixel). D [H, W] is in
+    (only where need[y, x]; UNSEEN where no view of the subset sees the pixel). D [H, W] is in
     the units of ``config.jump`` and ``config.min_change``; ref [H, W, C]."""
     from diffdepth import _refine_numba as k
 

@@ -34,11 +34,11 @@ def texture(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def constant_disparity_lf(
     d: float, offsets, H: int = 24, W: int = 28, dtype=torch.float64
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Reference [3,H,W], views [K,3,H,W], offsets [K,2] of a fronto-parallel textured plane at
-    disparity d: I_k(x - d u, y - d v) = I_ref(x, y) exactly."""
+    """Reference [H,W,3], views [K,H,W,3] (channel-last), offsets [K,2] of a fronto-parallel
+    textured plane at disparity d: I_k(x - d u, y - d v) = I_ref(x, y) exactly."""
     y, x = torch.meshgrid(torch.arange(H, dtype=dtype), torch.arange(W, dtype=dtype), indexing="ij")
-    ref = texture(x, y)
-    views = torch.stack([texture(x + d * u, y + d * v) for u, v in offsets])
+    ref = texture(x, y).permute(1, 2, 0).contiguous()
+    views = torch.stack([texture(x + d * u, y + d * v).permute(1, 2, 0) for u, v in offsets])
     return ref, views, torch.tensor(offsets, dtype=dtype)
 
 

@@ -30,17 +30,21 @@ def test_config_presets_and_validation():
 def test_total_is_the_sum_of_its_parts(make_lf, crosshair, diagonal, w_ssim):
     ref, views, off = make_lf(0.4, crosshair + diagonal)
     g = torch.Generator().manual_seed(0)
-    D = (0.4 + 0.3 * torch.rand(ref.shape[1:], generator=g, dtype=torch.float64)).requires_grad_()
+    D = (0.4 + 0.3 * torch.rand(ref.shape[:2], generator=g, dtype=torch.float64)).requires_grad_()
     cfg = LossConfig(w_ssim=w_ssim, w_g=0.01, w_s=0.05)
     loss, parts, E = LightFieldLoss(ref, views, off, cfg)(D)
     # independent assembly from the public pieces
     M = occlusion_masks(D, off, cfg.occlusion_margin)
     E_ref = masked_view_mean(view_errors(ref, views, off, D), M, cfg.eps)
-    want = E_ref.mean() + 0.01 * gradient_reward(E_ref) + 0.05 * edge_aware_smoothness(D, ref)
+    want = (
+        E_ref.mean()
+        + 0.01 * gradient_reward(E_ref)
+        + 0.05 * edge_aware_smoothness(D, ref.permute(2, 0, 1))
+    )
     torch.testing.assert_close(E, E_ref.detach())
     if w_ssim:
-        warped = warp_views(views, off, D)
-        dissim = 1 - ssim(warped, ref[None])[:, 0]
+        warped = warp_views(views, off, D).permute(0, 3, 1, 2)
+        dissim = 1 - ssim(warped, ref.permute(2, 0, 1)[None])[:, 0]
         want = want + w_ssim * masked_view_mean(dissim, M, cfg.eps).mean()
         assert parts["ssim"] > 0
     torch.testing.assert_close(loss, want)
@@ -57,7 +61,7 @@ def test_true_disparity_has_the_lowest_loss_and_descent_moves_toward_it(make_lf,
     loss_fn = LightFieldLoss(ref, views, off)
     losses = {}
     for d in (-0.9, -0.5, -0.1):
-        D = torch.full(ref.shape[1:], d, requires_grad=True)
+        D = torch.full(ref.shape[:2], d, requires_grad=True)
         loss, _, _ = loss_fn(D)
         loss.backward()
         losses[d] = float(loss.detach())
@@ -68,18 +72,18 @@ def test_true_disparity_has_the_lowest_loss_and_descent_moves_toward_it(make_lf,
 
 def test_occluded_views_do_not_count():
     # every view sees only a copy of the reference; pixels hidden in all views get E = 0
-    ref = torch.rand(3, 10, 12, generator=torch.Generator().manual_seed(0))
-    views = ref.expand(2, 3, 10, 12).contiguous()
+    ref = torch.rand(10, 12, 3, generator=torch.Generator().manual_seed(0))
+    views = ref.expand(2, 10, 12, 3).contiguous()
     D = torch.full((10, 12), 3.0)
     _, _, E = LightFieldLoss(ref, views, [[1.0, 0.0], [2.0, 0.0]])(D)
     assert (E[:, :3] == 0).all()  # x - 3 < 0: outside both views
 
 
 def test_bad_inputs_are_named():
-    ref = torch.rand(3, 8, 9)
+    ref = torch.rand(8, 9, 3)
     with pytest.raises(ValueError, match="ref"):
-        LightFieldLoss(ref, torch.rand(2, 3, 8, 10), [[1.0, 0.0], [0.0, 1.0]])
-    loss_fn = LightFieldLoss(ref, torch.rand(2, 3, 8, 9), [[1.0, 0.0], [0.0, 1.0]])
+        LightFieldLoss(ref, torch.rand(2, 8, 10, 3), [[1.0, 0.0], [0.0, 1.0]])
+    loss_fn = LightFieldLoss(ref, torch.rand(2, 8, 9, 3), [[1.0, 0.0], [0.0, 1.0]])
     with pytest.raises(ValueError, match="D must be"):
         loss_fn(torch.zeros(9, 8))
 
@@ -99,7 +103,7 @@ def test_depth_edge_weight_marks_both_sides_of_a_jump_and_dilates():
 
 def test_edge_mask_removes_edge_pixels_from_the_error_term(make_lf, crosshair):
     ref, views, off = make_lf(0.4, crosshair)
-    D = torch.full(ref.shape[1:], 0.4, dtype=torch.float64)
+    D = torch.full(ref.shape[:2], 0.4, dtype=torch.float64)
     D[:, D.shape[1] // 2 :] = 1.2  # a wrong depth edge
     D.requires_grad_()
     plain = LossConfig(w_g=0.0, w_s=0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from diffdepth.photo import LightFieldProblem
 from diffdepth.points.sweep import SweepConfig, densify_points, sweep_disparity, sweep_levels
 from diffdepth.synth import make_lightfield
 from diffdepth.synth.lightfield import Surface
@@ -17,8 +18,7 @@ def scene():
 
 
 def test_sweep_recovers_disparity_of_textured_pixels(scene):
-    views, offsets = scene.crosshair()
-    d, ratio = sweep_disparity(scene.ref_view, views, offsets, scene.disp_range)
+    d, ratio = sweep_disparity(LightFieldProblem.from_lightfield(scene), scene.disp_range)
     assert d.shape == ratio.shape == scene.gt.shape and d.dtype == np.float32
     err = np.abs(d - scene.gt)[4:-4, 4:-4]
     assert np.median(err) < 0.03
@@ -36,31 +36,30 @@ def test_one_sided_views_see_the_background_beside_an_occluder():
         Surface("rect", (1.5, 0.0, 0.0), (28.0, 10.0, 48.0, 30.0)),
     ]
     lf = make_lightfield(height=h, width=w, grid=(1, 7), surfaces=surfaces)
-    views, offsets = lf.all_views()
     band = (slice(14, 26), slice(22, 27))  # background, within 6 px left of the square
     assert np.allclose(lf.gt[band], -1.0)
-    d, _ = sweep_disparity(lf.ref_view, views, offsets, (-2.0, 2.5))
+    d, _ = sweep_disparity(LightFieldProblem.from_lightfield(lf, "all"), (-2.0, 2.5))
     assert np.median(np.abs(d[band] + 1.0)) < 0.1
 
 
 def test_sweep_at_chosen_pixels_matches_the_full_sweep(scene):
-    views, offsets = scene.crosshair()
-    full_d, full_r = sweep_disparity(scene.ref_view, views, offsets, scene.disp_range)
+    problem = LightFieldProblem.from_lightfield(scene)
+    full_d, full_r = sweep_disparity(problem, scene.disp_range)
     at = np.array([[5, 7], [30, 20], [71, 47], [0, 0]])
-    d, r = sweep_disparity(scene.ref_view, views, offsets, scene.disp_range, at=at)
+    d, r = sweep_disparity(problem, scene.disp_range, at=at)
     np.testing.assert_allclose(d, full_d[at[:, 1], at[:, 0]], atol=1e-6)
     np.testing.assert_allclose(r, full_r[at[:, 1], at[:, 0]], rtol=1e-5)
 
 
 def test_densify_fills_gaps_only(scene):
-    views, offsets = scene.crosshair()
     h, w = scene.gt.shape
     # existing points on the left half only
     yy, xx = np.mgrid[0:h:2, 0 : w // 2 : 2]
     xy = np.stack([xx.ravel(), yy.ravel()], 1).astype(np.float32)
     existing = PointSet(xy, scene.gt[yy.ravel(), xx.ravel()])
     config = SweepConfig(min_distance=3.0)
-    new = densify_points(scene.ref_view, views, offsets, existing, scene.disp_range, config)
+    problem = LightFieldProblem.from_lightfield(scene)
+    new = densify_points(problem, existing, scene.disp_range, config)
     assert len(new) > 0 and new.confidence is not None
     dist = np.min(np.linalg.norm(new.xy[:, None, :] - existing.xy[None], axis=2), axis=1)
     assert dist.min() >= 3.0
@@ -71,11 +70,10 @@ def test_densify_fills_gaps_only(scene):
 
 
 def test_densify_with_no_gap_adds_nothing(scene):
-    views, offsets = scene.crosshair()
     h, w = scene.gt.shape
     yy, xx = np.mgrid[0:h, 0:w]
     dense = PointSet(np.stack([xx.ravel(), yy.ravel()], 1), scene.gt.ravel())
-    new = densify_points(scene.ref_view, views, offsets, dense, scene.disp_range)
+    new = densify_points(LightFieldProblem.from_lightfield(scene), dense, scene.disp_range)
     assert len(new) == 0
 
 
@@ -88,4 +86,4 @@ def test_levels_and_config_checks():
     with pytest.raises(ValueError):
         SweepConfig(min_ratio=0.5)
     with pytest.raises(ValueError, match="offsets"):
-        sweep_disparity(np.zeros((8, 8, 3)), np.zeros((2, 8, 8, 3)), np.zeros((3, 2)), (0, 1))
+        LightFieldProblem(np.zeros((8, 8, 3)), np.zeros((2, 8, 8, 3)), np.zeros((3, 2)))

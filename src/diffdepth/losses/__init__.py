@@ -8,9 +8,7 @@ from diffdepth.losses.config import LossConfig
 from diffdepth.losses.lightfield import (
     occlusion_masks,
     view_errors,
-    view_errors_reference,
     warp_views,
-    warp_views_reference,
 )
 from diffdepth.losses.loss import LightFieldLoss, masked_view_mean
 from diffdepth.losses.multiview import MultiViewLoss, MultiViewLossConfig, reprojection_error
@@ -41,8 +39,6 @@ __all__ = [
     "ssim",
     "supervised_loss",
     "view_errors",
-    "view_errors_reference",
     "warp_views",
-    "warp_views_reference",
     "weighted_smoothness",
 ]

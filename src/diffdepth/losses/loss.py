@@ -29,6 +29,7 @@ from diffdepth.losses.lightfield import (
 from diffdepth.losses.photometric import ssim
 from diffdepth.losses.smoothness import edge_weights, gradient_reward, weighted_smoothness
 from diffdepth.losses.vgg import VGGConv1
+from diffdepth.photo import LightFieldProblem
 
 
 def masked_view_mean(values: Tensor, masks: Tensor, eps: float = 1e-4) -> Tensor:
@@ -61,8 +62,8 @@ def depth_edge_weight(D: Tensor, config: LossConfig) -> Tensor:
 class LightFieldLoss:
     """Re-projection loss of a light field for a reference disparity map.
 
-    ref:     [3, H, W] reference view, RGB in 0..1
-    views:   [K, 3, H, W] the other views
+    ref:     [H, W, 3] reference view, RGB in 0..1 (channel-last, as the photo layer)
+    views:   [K, H, W, 3] the other views
     offsets: [K, 2] (u, v) = (c - c0, r - r0) per view
     config:  LossConfig (weights, feature space, occlusion margin)
 
@@ -78,19 +79,29 @@ class LightFieldLoss:
         self.config = config if config is not None else LossConfig.light_field()
         if views.dim() != 4 or ref.dim() != 3 or views.shape[1:] != ref.shape:
             raise ValueError(
-                f"LightFieldLoss expects ref [C, H, W] and views [K, C, H, W] of the same C, H, "
-                f"W, got {tuple(ref.shape)} and {tuple(views.shape)}"
+                f"LightFieldLoss expects ref [H, W, C] and views [K, H, W, C] of the same H, W, "
+                f"C, got {tuple(ref.shape)} and {tuple(views.shape)}"
             )
         self.ref = ref.detach().contiguous()
         self.views = views.detach().to(ref.dtype).contiguous()
         self.offsets = torch.tensor(_offset_list(offsets, views.shape[0]), dtype=ref.dtype)
-        self._wx, self._wy = edge_weights(self.ref)
+        self._ref_chw = self.ref.permute(2, 0, 1)  # [C, H, W] for the filters
+        self._wx, self._wy = edge_weights(self._ref_chw)
         self._vgg = None
         self._ref_feat = None
         if self.config.distance == "vgg":
             self._vgg = VGGConv1().to(device=ref.device, dtype=ref.dtype)
             with torch.no_grad():
-                self._ref_feat = self._vgg(self.ref[None])  # [1, 64, H, W]
+                self._ref_feat = self._vgg(self._ref_chw[None])  # [1, 64, H, W]
+
+    @classmethod
+    def from_problem(
+        cls, problem: LightFieldProblem, config: LossConfig | None = None, device="cpu"
+    ) -> LightFieldLoss:
+        """The loss of a `LightFieldProblem` (its arrays are shared on the CPU, not copied)."""
+        ref = torch.from_numpy(problem.ref).to(device)
+        views = torch.from_numpy(problem.views).to(device)
+        return cls(ref, views, torch.from_numpy(problem.offsets), config)
 
     def masks(self, D: Tensor) -> Tensor:
         """Occlusion masks bool [K, H, W] for the disparity map D [H, W]."""
@@ -112,17 +123,17 @@ class LightFieldLoss:
 
     def __call__(self, D: Tensor) -> tuple[Tensor, dict[str, float], Tensor]:
         cfg = self.config
-        if D.shape != self.ref.shape[1:]:
-            raise ValueError(f"D must be [H, W] = {list(self.ref.shape[1:])}, got {list(D.shape)}")
+        if D.shape != self.ref.shape[:2]:
+            raise ValueError(f"D must be [H, W] = {list(self.ref.shape[:2])}, got {list(D.shape)}")
         M = self.masks(D).to(D.dtype)  # [K, H, W]
         denom = M.sum(0) + cfg.eps  # [H, W]
         warped = None
         if cfg.distance == "vgg" or cfg.w_ssim > 0:
-            warped = warp_views(self.views, self.offsets, D)  # [K, 3, H, W]
+            warped = warp_views(self.views, self.offsets, D).permute(0, 3, 1, 2)  # [K, 3, H, W]
         if cfg.distance == "vgg":
             e = self._vgg_errors(warped)
         elif warped is not None:
-            e = (warped - self.ref).abs().mean(dim=1)
+            e = (warped - self._ref_chw).abs().mean(dim=1)
         else:
             e = view_errors(self.ref, self.views, self.offsets, D)  # [K, H, W]
         E = torch.einsum("khw,khw->hw", M, e) / denom  # [H, W]
@@ -133,7 +144,7 @@ class LightFieldLoss:
         loss = err + cfg.w_g * reward + cfg.w_s * smooth
         parts = {"error": err, "grad_reward": reward, "smoothness": smooth}
         if cfg.w_ssim > 0:
-            dissim = 1 - ssim(warped, self.ref[None], window=cfg.ssim_window)[:, 0]  # [K, H, W]
+            dissim = 1 - ssim(warped, self._ref_chw[None], window=cfg.ssim_window)[:, 0]
             s_term = (torch.einsum("khw,khw->hw", M, dissim) / denom).mean()
             loss = loss + cfg.w_ssim * s_term
             parts["ssim"] = s_term

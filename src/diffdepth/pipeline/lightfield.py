@@ -19,6 +19,7 @@ import torch
 from diffdepth.io.errors import InputError, parameter
 from diffdepth.losses import LightFieldLoss, LossConfig, supervised_loss
 from diffdepth.optimize import History, OptimConfig, optimize
+from diffdepth.photo import LightFieldProblem
 from diffdepth.pipeline.model import build_model, check_device, final_points, validate_points
 from diffdepth.pipeline.outputs import (
     peak_rss_mib,
@@ -77,10 +78,6 @@ class LightFieldResult:
     # initial points (the SPEC's baseline); the result itself after a run without optimising
 
 
-def lightfield_loss_views(lf: LightField, which: str) -> tuple[np.ndarray, np.ndarray]:
-    return lf.crosshair() if which == "crosshair" else lf.all_views()
-
-
 def sweep_range(lf: LightField, points: PointSet) -> tuple[float, float]:
     """Disparities the plane sweep covers: the scene's range when known, else the points'
     (0.5th to 99.5th percentile, widened by a tenth of the span and 0.2 px per view step)."""
@@ -133,18 +130,16 @@ def run_lightfield(
 
     history = History()
     n_added = 0
+    problem = LightFieldProblem.from_lightfield(lf, config.views)
     if config.optimize:
         model_points = points
         if config.densify and lf.grid[0] * lf.grid[1] > 1:
-            views, offsets = lightfield_loss_views(lf, config.views)
-            added = densify_points(
-                ref, views, offsets, points, sweep_range(lf, points), config.sweep
-            )
+            added = densify_points(problem, points, sweep_range(lf, points), config.sweep)
             n_added = len(added)
             model_points = merge_points(points, added)
         t_dense = time.perf_counter() - t0 - t_points
         model = build_model(ref, model_points, config.optim, device, config.confidence_weights)
-        loss_fn = _make_loss(lf, config, device)
+        loss_fn = _make_loss(lf, problem, config, device)
         history = optimize(model, loss_fn, config.optim, progress=progress)
     else:
         t_dense = 0.0
@@ -156,7 +151,7 @@ def run_lightfield(
     t_refine = time.perf_counter()
     n_refined = 0
     if config.optimize:
-        disparity, n_refined = postprocess(lf, disparity, config)
+        disparity, n_refined = postprocess(lf, problem, disparity, config)
     t_refine = time.perf_counter() - t_refine
     t_plain = time.perf_counter()
     disparity_plain = plain_diffusion(lf, points, config) if config.optimize else disparity
@@ -226,7 +221,9 @@ def lightfield_metrics(lf: LightField, disparity: np.ndarray, plain: np.ndarray 
     return metrics
 
 
-def postprocess(lf: LightField, disparity: np.ndarray, config: RunConfig) -> tuple[np.ndarray, int]:
+def postprocess(
+    lf: LightField, problem: LightFieldProblem, disparity: np.ndarray, config: RunConfig
+) -> tuple[np.ndarray, int]:
     """The steps after the optimisation: the colour-weighted median, then (with more than one
     view, after a self-supervised run) the edge refinement on the central row and column of
     views and a second median that removes its isolated choices.  Returns the map and the
@@ -240,20 +237,19 @@ def postprocess(lf: LightField, disparity: np.ndarray, config: RunConfig) -> tup
     if config.edge_refine and not config.supervised and lf.grid[0] * lf.grid[1] > 1:
         from diffdepth.refine import refine_edges
 
-        views, offsets = lightfield_loss_views(lf, "crosshair")
-        disparity, n_refined = refine_edges(disparity, ref, views, offsets, config.refine)
+        disparity, n_refined = refine_edges(disparity, problem.crosshair(), config.refine)
         if config.median_radius > 0 and n_refined:
             disparity = weighted_median(disparity, ref, config.median_radius)
     return disparity, n_refined
 
 
-def _make_loss(lf: LightField, config: RunConfig, device: torch.device):
-    ref = torch.from_numpy(np.ascontiguousarray(lf.ref_view.transpose(2, 0, 1))).to(device)
+def _make_loss(lf: LightField, problem: LightFieldProblem, config: RunConfig, device):
     if config.supervised:
         if lf.gt is None:
             raise InputError(
                 f"{lf.name}: {parameter('supervised')} needs ground truth, and this scene has none"
             )
+        ref = torch.from_numpy(problem.ref).permute(2, 0, 1).to(device)
         gt = torch.from_numpy(lf.gt.astype(np.float32)).to(device)
 
         def loss_fn(D):
@@ -261,12 +257,9 @@ def _make_loss(lf: LightField, config: RunConfig, device: torch.device):
             return loss, {"supervised": float(loss.detach())}, None
 
         return loss_fn
-    views, offsets = lightfield_loss_views(lf, config.views)
-    if len(views) == 0:
+    if len(problem) == 0:
         raise InputError(f"{lf.name}: the light field has a single view; the loss needs two")
-    views_t = torch.from_numpy(np.ascontiguousarray(views.transpose(0, 3, 1, 2))).to(device)
-    offsets_t = torch.from_numpy(np.asarray(offsets, dtype=np.float32)).to(device)
-    return LightFieldLoss(ref, views_t, offsets_t, config.loss)
+    return LightFieldLoss.from_problem(problem, config.loss, device)
 
 
 def write_lightfield_outputs(

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numba
 
-#: cost of a pixel that no view of a subset sees (errors of images in 0..1 are <= 1)
-UNSEEN = 100.0
+from diffdepth.photo._kernels import UNSEEN
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffdepth.points.sweep import SweepConfig, grid_candidates, one_sided_subsets, winner_take_all
+from diffdepth.photo import one_sided_subsets
+from diffdepth.points.sweep import SweepConfig, grid_candidates, winner_take_all
 from diffdepth.types import MultiViewScene, PointSet
 
 

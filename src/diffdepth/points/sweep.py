@@ -11,10 +11,10 @@ small window, and keeps the best subset.  The winner-take-all disparity, refined
 becomes a new point where it is unambiguous (its second-best minimum, away from the best, costs
 clearly more).
 
-    new = densify_points(ref, views, offsets, points, disp_range)
+    new = densify_points(problem, points, disp_range)
 
-ref [H, W, 3], views [K, H, W, 3] in 0..1, offsets [K, 2] as (u, v) (light-field convention:
-view k sees reference pixel (x, y) at (x - d u, y - d v)), points the existing PointSet.
+problem: a `diffdepth.photo.LightFieldProblem` (the reference view, the views and their offsets;
+the costs are its `subset_errors` over `one_sided_subsets`), points the existing PointSet.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffdepth.photo import LightFieldProblem, one_sided_subsets, subset_errors
 from diffdepth.types import PointSet
 
 
@@ -45,20 +46,6 @@ class SweepConfig:
             raise ValueError("SweepConfig: grid >= 1, min_ratio >= 1 and max_levels >= 3")
 
 
-def one_sided_subsets(offsets: np.ndarray) -> np.ndarray:
-    """bool [S, K]: the views on one side of the reference, for each of up to four sides pairs
-    (left or up, right or down, left or down, right or up); empty and repeated sets dropped."""
-    u, v = offsets[:, 0], offsets[:, 1]
-    sets = [(u < 0) | (v < 0), (u > 0) | (v > 0), (u < 0) | (v > 0), (u > 0) | (v < 0)]
-    out: list[np.ndarray] = []
-    for s in sets:
-        if s.any() and not any((s == o).all() for o in out):
-            out.append(s)
-    if not out:
-        out.append(np.ones(len(offsets), dtype=bool))
-    return np.stack(out)
-
-
 def sweep_levels(disp_range: tuple[float, float], config: SweepConfig) -> np.ndarray:
     """The disparities swept: float64 [L], from lo to hi."""
     lo, hi = float(min(disp_range)), float(max(disp_range))
@@ -68,31 +55,22 @@ def sweep_levels(disp_range: tuple[float, float], config: SweepConfig) -> np.nda
 
 
 def sweep_disparity(
-    ref: np.ndarray,
-    views: np.ndarray,
-    offsets: np.ndarray,
+    problem: LightFieldProblem,
     disp_range: tuple[float, float],
     config: SweepConfig = SweepConfig(),  # noqa: B008 (frozen dataclass)
     at: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Winner-take-all disparity of reference pixels and its ambiguity ratio.
 
-    ref [H, W, C], views [K, H, W, C], offsets [K, 2] (u, v); at int [M, 2] (x, y) pixels to
-    estimate (None: every pixel, results shaped [H, W]).  Returns disparity float32 [M]
-    (parabola-refined between levels) and ratio float32 [M] = (cost of the best minimum
-    farther than ``exclude`` from the winner) / (cost of the winner), >= 1, inf where there
-    is no other minimum, 1 where no subset of views sees the pixel.
+    at int [M, 2] (x, y) pixels to estimate (None: every pixel, results shaped [H, W]).
+    Returns disparity float32 [M] (parabola-refined between levels) and ratio float32 [M] =
+    (cost of the best minimum farther than ``exclude`` from the winner) / (cost of the
+    winner), >= 1, inf where there is no other minimum, 1 where no subset of views sees the
+    pixel.
     """
     from diffdepth.points import _sweep_numba as k
 
-    ref_c = np.ascontiguousarray(ref, dtype=np.float32)  # [H, W, C]
-    views_c = np.ascontiguousarray(views, dtype=np.float32)  # [K, H, W, C]
-    offs = np.ascontiguousarray(np.asarray(offsets, np.float64).reshape(-1, 2))
-    if len(offs) != views_c.shape[0] or len(offs) == 0:
-        raise ValueError(f"sweep_disparity: {views_c.shape[0]} views but {len(offs)} offsets")
-    if views_c.shape[1:] != ref_c.shape:
-        raise ValueError(f"sweep_disparity: views {views_c.shape} do not match ref {ref_c.shape}")
-    h, w, _ = ref_c.shape
+    h, w = problem.shape
     full = at is None
     if full:
         yy, xx = np.mgrid[0:h, 0:w]
@@ -106,15 +84,14 @@ def sweep_disparity(
         from scipy.ndimage import binary_dilation
 
         need = binary_dilation(need, np.ones((config.window, config.window), dtype=bool))
-    member = one_sided_subsets(offs)
+    member = one_sided_subsets(problem.offsets)
     levels = sweep_levels(disp_range, config)
-    n_sub = member.shape[0]
     volume = np.empty((len(levels), len(px)), np.float32)
-    costs = np.empty((n_sub, h, w), np.float32)
-    acc = np.empty((n_sub, h, w), np.float64)
-    cnt = np.empty_like(acc)
+    costs = np.empty((member.shape[0], h, w), np.float32)
     for i, d in enumerate(levels):
-        k.subset_costs(ref_c, views_c, offs, member, need, float(d), acc, cnt, costs)
+        subset_errors(
+            problem.ref, problem.views, problem.offsets, member, float(d), need, out=costs
+        )
         k.box_min_at(costs, radius, px, py, volume[i])
     disparity, ratio = winner_take_all(volume, levels, config.exclude)
     if full:
@@ -172,9 +149,7 @@ def grid_candidates(shape: tuple[int, int], points: PointSet, grid: int, min_dis
 
 
 def densify_points(
-    ref: np.ndarray,
-    views: np.ndarray,
-    offsets: np.ndarray,
+    problem: LightFieldProblem,
     points: PointSet,
     disp_range: tuple[float, float],
     config: SweepConfig = SweepConfig(),  # noqa: B008 (frozen dataclass)
@@ -182,10 +157,10 @@ def densify_points(
     """New points on a grid of the reference view, away from the existing points, labelled by
     the plane sweep where it is unambiguous.  Returns only the new points (confidence in
     0..1 from the ambiguity ratio); an empty set when none qualifies."""
-    cand = grid_candidates(ref.shape[:2], points, config.grid, config.min_distance)
+    cand = grid_candidates(problem.shape, points, config.grid, config.min_distance)
     if len(cand) == 0:
         return PointSet(np.zeros((0, 2)), np.zeros(0), np.zeros(0))
-    disparity, ratio = sweep_disparity(ref, views, offsets, disp_range, config, at=cand)
+    disparity, ratio = sweep_disparity(problem, disp_range, config, at=cand)
     keep = ratio >= config.min_ratio
     conf = np.clip((ratio[keep] - 1.0) / (config.min_ratio * 2.0 - 1.0), 0.0, 1.0)
     return PointSet(cand[keep], disparity[keep], conf)
