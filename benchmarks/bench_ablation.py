@@ -18,43 +18,33 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from benchmarks._machine import add_provenance_flag, commit_line, machine_info, provenance
 from benchmarks._runs import KEYS, METRIC_HEAD, SHARED, metric_cells, score
+from diffdepth.config import LightFieldConfig, LossConfig, ModelConfig, OptimConfig
 from diffdepth.io import read_lightfield, write_pfm
-from diffdepth.losses import LossConfig
-from diffdepth.optimize import OptimConfig
-from diffdepth.pipeline import RunConfig, run_lightfield
+from diffdepth.pipeline import run_lightfield
 from diffdepth.points.sampling import noisy_edge_points
 
 SCENE = SHARED / "data" / "hci" / "antinous"
 
 
-def variants() -> dict[str, RunConfig]:
-    """name -> RunConfig; the stages are switched on one after another."""
-    lf_optim = OptimConfig.light_field()
-    none = replace(lf_optim, passes=0, order="depth", cut_radius=0.0)
-    init = RunConfig(optim=none, densify=False, median_radius=0, edge_refine=False)
+def variants() -> dict[str, LightFieldConfig]:
+    """name -> LightFieldConfig; the stages are switched on one after another."""
+    plain = LightFieldConfig.plain()
+    robust = ModelConfig.light_field().replace(cut_radius=0.0)
     return {
-        "plain (paper's baseline)": RunConfig(optimize=False),
-        "+ robust order": replace(init, optim=replace(none, order="robust")),
-        "+ densify": replace(init, optim=replace(none, order="robust"), densify=True),
-        "+ occlusion cuts": replace(init, optim=replace(lf_optim, passes=0), densify=True),
-        "+ optimisation": RunConfig(median_radius=0, edge_refine=False),
-        "+ post-filter": RunConfig(edge_refine=False),
-        "+ edge refinement (default run)": RunConfig(),
-        "edge refinement without the optimisation": replace(
-            init,
-            optim=replace(lf_optim, passes=0),
-            densify=True,
-            median_radius=3,
-            edge_refine=True,
-        ),
-        "default run, paper's optimiser settings": RunConfig(
-            optim=replace(OptimConfig.spec(), order="robust", cut_radius=lf_optim.cut_radius),
-            loss=LossConfig(),
+        "plain (paper's baseline)": plain,
+        "+ robust order": plain.replace(model=robust),
+        "+ densify": plain.replace(model=robust, densify=True),
+        "+ occlusion cuts": plain.replace(model=ModelConfig.light_field(), densify=True),
+        "+ optimisation": LightFieldConfig(postfilter=False, edge_refine=False),
+        "+ post-filter": LightFieldConfig(edge_refine=False),
+        "+ edge refinement (default run)": LightFieldConfig(),
+        "edge refinement without the optimisation": LightFieldConfig(optimize=False),
+        "default run, paper's optimiser settings": LightFieldConfig(
+            optim=OptimConfig(), loss=LossConfig()
         ),
     }
 

@@ -27,7 +27,7 @@ from diffdepth.points.sampling import noisy_edge_points
 
 SCENE = SHARED / "data" / "hci" / "antinous"
 VARIANTS = {
-    "plain": ["--no-optimize"],
+    "plain": ["--plain"],  # the paper's baseline: plain diffusion of the points
     "rgb": [],
     "supervised": ["--supervised"],
     "vgg": ["--distance", "vgg"],

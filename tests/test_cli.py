@@ -18,15 +18,53 @@ def _run(capsys, *args):
     return code, err
 
 
-def test_run_no_optimize_writes_outputs(tiny_hci, points_csv, tmp_path, capsys):
+def test_run_plain_and_no_optimize_write_outputs_and_their_config(
+    tiny_hci, points_csv, tmp_path, capsys
+):
+    import json
+
+    from diffdepth.config import LightFieldConfig
+
     folder, lf = tiny_hci
     pts = points_csv(tmp_path / "p.csv", lf)
+    info = {}
+    for name, flag in (("plain", "--plain"), ("no_opt", "--no-optimize")):
+        out = tmp_path / name
+        code, err = _run(capsys, "run", folder, "--out", out, "--points", pts, flag, "--quiet")
+        assert code == 0, err
+        assert (out / "disparity.pfm").exists() and (out / "metrics.json").exists()
+        info[name] = json.loads((out / "config.json").read_text())
+    assert LightFieldConfig.from_dict(info["plain"]["config"]) == LightFieldConfig.plain()
+    assert LightFieldConfig.from_dict(info["no_opt"]["config"]) == LightFieldConfig(optimize=False)
+    assert info["plain"]["points_added"] == 0 and info["no_opt"]["points_added"] > 0
+
+
+def test_run_without_points_detects_them(tiny_hci, tmp_path, capsys):
+    import json
+
+    folder, lf = tiny_hci
+    out = tmp_path / "o"
     code, err = _run(
-        capsys, "run", folder, "--out", tmp_path / "o", "--points", pts, "--no-optimize", "--quiet"
+        capsys, "run", folder, "--out", out, "--passes", "1", "--iters", "2", "--quiet"
     )
     assert code == 0, err
-    assert (tmp_path / "o" / "disparity.pfm").exists()
-    assert (tmp_path / "o" / "metrics.json").exists()
+    info = json.loads((out / "config.json").read_text())
+    assert info["points_initial"] > 50 and info["config"]["epi"]["n_slopes"] == 60
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["badpix_0.07"] < 50  # the synthetic scene's disparity, not noise
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    import json
+
+    code = main(
+        ["demo", "--out", str(tmp_path / "demo"), "--passes", "1", "--iters", "2", "--quiet"]
+    )
+    assert code == 0
+    metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    # the full run beats the plain diffusion of the same noisy points
+    assert metrics["mse_x100"] < metrics["plain_mse_x100"]
+    assert (tmp_path / "demo" / "disparity_plain.pfm").exists()
 
 
 def test_run_records_the_edge_refinement_and_no_refine_skips_it(

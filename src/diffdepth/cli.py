@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 from diffdepth import __version__
@@ -57,13 +56,19 @@ def _add_output_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_common_run_flags(p: argparse.ArgumentParser) -> None:
-    from diffdepth.optimize import OptimConfig
+    from diffdepth.config import OptimConfig
 
     lf, mv = OptimConfig.light_field(), OptimConfig.multi_view()
     p.add_argument(
+        "--plain",
+        action="store_true",
+        help="the paper's baseline: the plain diffusion of the initial points (occlusion order "
+        "by label, smoothness from Sobel alone, no densification, post-filter or refinement)",
+    )
+    p.add_argument(
         "--no-optimize",
         action="store_true",
-        help="write the plain diffusion of the initial points only (the paper's baseline)",
+        help="skip the optimisation stage alone (the other stages still run)",
     )
     p.add_argument(
         "--supervised",
@@ -196,25 +201,26 @@ def build_parser() -> argparse.ArgumentParser:
 def _schedule(optim, args):
     """The optimiser config with --passes and --iters applied."""
     if args.passes is not None:
-        optim = replace(optim, passes=args.passes)
+        optim = optim.replace(passes=args.passes)
     if args.iters is not None:
-        optim = replace(optim, iters_per_phase=args.iters)
+        optim = optim.replace(iters_per_phase=args.iters)
     return optim
 
 
 def _run_config(args):
-    from diffdepth.pipeline import RunConfig
+    """The light-field config of the flags: a preset (--plain or the default), then the flags."""
+    from diffdepth.config import LightFieldConfig
 
-    optim = _schedule(RunConfig().optim, args)
-    return RunConfig(
-        optimize=not args.no_optimize,
+    base = LightFieldConfig.plain() if args.plain else LightFieldConfig.default()
+    return base.replace(
+        optimize=base.optimize and not args.no_optimize,
         supervised=args.supervised,
         views=args.views,
         device=args.device,
         seed=args.seed,
-        optim=optim,
-        loss=replace(RunConfig().loss, distance=args.distance),
-        edge_refine=not args.no_refine,
+        optim=_schedule(base.optim, args),
+        loss=base.loss.replace(distance=args.distance),
+        edge_refine=base.edge_refine and not args.no_refine,
     )
 
 
@@ -262,18 +268,23 @@ def cmd_run(args) -> int:
 
 
 def _multiview_config(args):
-    from diffdepth.pipeline.multiview import MultiViewConfig
+    """The multi-view config of the flags: a preset (--plain or the default), then the flags."""
+    from diffdepth.config import MultiViewConfig
 
-    base = MultiViewConfig()
-    optim = _schedule(base.optim, args)
-    if args.distance != "rgb" or args.supervised or args.views != "crosshair":
-        raise InputError(
-            f"{args.scene}: --distance, --supervised and --views are light-field options; "
-            "a multi-view run uses RGB re-projection into random subsets of views"
-        )
-    return replace(
-        base, optimize=not args.no_optimize, device=args.device, seed=args.seed, optim=optim
+    base = MultiViewConfig.plain() if args.plain else MultiViewConfig.default()
+    return base.replace(
+        optimize=base.optimize and not args.no_optimize,
+        device=args.device,
+        seed=args.seed,
+        optim=_schedule(base.optim, args),
     )
+
+
+def _light_field_flags(args) -> str | None:
+    """What a multi-view run cannot use, when light-field options were given (else None)."""
+    if args.distance != "rgb" or args.supervised or args.views != "crosshair" or args.no_refine:
+        return "--distance, --supervised, --views and --no-refine are light-field options"
+    return None
 
 
 def cmd_run_multiview(args) -> int:
@@ -284,6 +295,11 @@ def cmd_run_multiview(args) -> int:
         write_multiview_outputs,
     )
 
+    if wrong := _light_field_flags(args):
+        raise InputError(
+            f"{args.scene}: {wrong}; a multi-view run uses RGB re-projection into random subsets "
+            "of views"
+        )
     config = _multiview_config(args)
     scene = read_multiview(args.scene)
     if scene.points3d is None or len(scene.points3d) == 0:
@@ -331,7 +347,7 @@ def cmd_demo(args) -> int:
     points = noisy_edge_points(lf.ref_view, lf.gt, per_tile=20, seed=args.seed)
     result = run_lightfield(lf, points, config, progress=_progress(args))
     write_lightfield_outputs(result, lf, args.out)
-    if config.optimize:
+    if any(k.startswith("plain_") for k in result.metrics):
         log.info(f"noisy points ({len(points)}), plain diffusion:")
         _log_metrics(result.metrics, "plain_")
         log.info(f"optimised ({result.timings['total_s']:.1f} s):")
@@ -345,12 +361,14 @@ def cmd_demo(args) -> int:
 
 def cmd_points(args) -> int:
     from diffdepth import viz
+    from diffdepth.config import EPIConfig
     from diffdepth.io import read_lightfield, write_points_csv
     from diffdepth.points.epi import detect_epi_points
 
     lf = read_lightfield(args.scene, grid=args.grid)
     t0 = time.perf_counter()
-    points = detect_epi_points(lf.views, ref=lf.ref, disp_range=lf.disp_range)
+    config = EPIConfig.for_grid(*lf.grid)
+    points = detect_epi_points(lf.views, ref=lf.ref, disp_range=lf.disp_range, config=config)
     from diffdepth.pipeline import prepare_out_dir
 
     out = Path(args.out)
@@ -440,25 +458,13 @@ def _add_batch_and_threads(sub) -> None:
 
 def cmd_batch(args) -> int:
     from diffdepth.batch import run_batch
-    from diffdepth.pipeline.multiview import MultiViewConfig
 
-    lf_only = args.distance != "rgb" or args.supervised or args.views != "crosshair"
-    base = MultiViewConfig()
-    multiview = replace(
-        base,
-        optimize=not args.no_optimize,
-        device=args.device,
-        seed=args.seed,
-        optim=_schedule(base.optim, args),
-    )
     summary = run_batch(
         args.inputs,
         args.out,
         lightfield=_run_config(args),
-        multiview=multiview,
-        multiview_error="--distance, --supervised and --views are light-field options"
-        if lf_only
-        else None,
+        multiview=_multiview_config(args),
+        multiview_error=_light_field_flags(args),
         grid=args.grid,
         workers=args.workers,
         threads=args.threads,

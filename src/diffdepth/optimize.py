@@ -6,8 +6,9 @@ exp(-Q)``). One forward pass splats the points into (S, lam), diffuses them into
 and hands D to a loss. A *phase* optimises one parameter group with a fresh Adam while the
 others stay fixed; a *pass* runs the phases in turn (SPEC section 6).
 
-Three choices of the light-field preset go beyond the SPEC's defaults (each one is a field of
-``OptimConfig``; ``OptimConfig()`` itself is the SPEC's schedule):
+Three choices of the light-field presets go beyond the SPEC's defaults (each one is a field of
+`diffdepth.config.ModelConfig` or `OptimConfig`; ``ModelConfig()`` and ``OptimConfig()`` are the
+SPEC's):
 
 - occlusion order ``"robust"``: points are composited front to back by the median label of their
   nearest neighbours (ties: the point closest to that median first) instead of by their own
@@ -35,79 +36,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from diffdepth.config import GROUPS, OptimConfig
 from diffdepth.diffuse import DiffusionSolver
 from diffdepth.image import sobel_magnitude
 from diffdepth.render import splat
 
-GROUPS = ("Q", "value", "R", "xy")
 ORDERS = ("depth", "robust")
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    """Schedule and initialisation of the alternating optimisation."""
-
-    passes: int = 5  # passes over the phases
-    iters_per_phase: int = 13  # Adam steps in each phase
-    phases: tuple[str, ...] = GROUPS  # order of the groups within a pass
-    lr: tuple[float, float, float, float] = (0.015, 0.015, 0.015, 0.1)  # Q, value, R, xy (px)
-    decay: tuple[float, float, float, float] = (0.9, 0.9, 0.8, 0.75)  # per-pass lr factor
-    q_scale: float = 6.0  # Q initialised to q_scale * |Sobel(grey reference)|
-    tol: float = 1e-6  # relative residual of every diffusion solve
-    maxiter: int = 500  # cap on solver iterations (a warning is raised if it is reached)
-    max_xy_step: float = 3.0  # positions stay within this many px of their start
-    first_q_iters: int = 0  # extra smoothness-only iterations before the first pass
-    densify_after_first_q: bool = False  # multi-view: add edge points after the first Q phase
-    order: str = "depth"  # occlusion order: "depth" (by the label, SPEC) or "robust" (by the
-    #   median label of the order_neighbours nearest points; see the module docstring)
-    order_neighbours: int = 4  # neighbours of the robust order
-    cut_radius: float = 0.0  # occlusion cuts in the initial Q: pair radius (px; 0: none)
-    cut_jump: float = 1.0  # label difference that makes a pair an occlusion
-    cut_strength: float = 8.0  # added to Q at the cut pixels
-    prior_value: float = 0.0  # weight of mean((value - value0)^2) in the loss
-    prior_xy: float = 0.0  # weight of mean(|xy - xy0|^2) (px^2) in the loss
-
-    def __post_init__(self) -> None:
-        unknown = set(self.phases) - set(GROUPS)
-        if unknown:
-            raise ValueError(f"unknown parameter groups {sorted(unknown)}; known: {GROUPS}")
-        if self.passes < 0 or self.iters_per_phase < 0:
-            raise ValueError("passes and iters_per_phase must be >= 0")
-        if self.order not in ORDERS:
-            raise ValueError(f"order must be one of {ORDERS}, not {self.order!r}")
-        if self.order_neighbours < 1:
-            raise ValueError("order_neighbours must be >= 1")
-        for name in ("cut_radius", "cut_jump", "cut_strength", "prior_value", "prior_xy"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"OptimConfig.{name} must be >= 0, got {getattr(self, name)}")
-
-    def learning_rate(self, group: str, pass_index: int) -> float:
-        i = GROUPS.index(group)
-        return self.lr[i] * self.decay[i] ** pass_index
-
-    @staticmethod
-    def light_field() -> OptimConfig:
-        """13 iterations per phase, 5 passes (SPEC section 6), with the robust occlusion order,
-        occlusion cuts, anchors and learning rates for labels and positions that suit
-        disparities measured to a few hundredths of a pixel (see the module docstring)."""
-        return OptimConfig(
-            lr=(0.015, 0.003, 0.015, 0.01),
-            order="robust",
-            cut_radius=10.0,
-            cut_jump=1.0,
-            prior_value=0.1,
-            prior_xy=0.01,
-        )
-
-    @staticmethod
-    def spec() -> OptimConfig:
-        """The SPEC's schedule and defaults as they stand (section 6)."""
-        return OptimConfig()
-
-    @staticmethod
-    def multi_view() -> OptimConfig:
-        """25 iterations per phase, 5 passes, densification after the first Q phase."""
-        return OptimConfig(iters_per_phase=25, densify_after_first_q=True)
 
 
 def initial_q(image: np.ndarray, q_scale: float) -> torch.Tensor:

@@ -25,35 +25,13 @@ problem: a `diffdepth.photo.LightFieldProblem` (reference view, views in 0..1, o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import ndimage
 
+from diffdepth.config import EdgeRefineConfig
 from diffdepth.photo import LightFieldProblem, one_sided_subsets, subset_errors
 
 _DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
-
-
-@dataclass(frozen=True)
-class EdgeRefineConfig:
-    """Settings of the edge refinement."""
-
-    jump: float = 0.15  # a discontinuity: the map's range over 3x3 px exceeds this (px of disp.)
-    radius: float = 10.0  # refine the pixels within this distance (px) of a discontinuity
-    distances: tuple[int, ...] = (3, 6, 10, 15)  # candidate shifts (px) along 8 directions
-    window: int = 9  # side of the support window (odd)
-    gamma: float = 0.05  # colour scale of the support weights (sum over channels, 0..1 images)
-    rounds: int = 2
-    min_change: float = 0.03  # candidates closer than this to the current value are not tried
-
-    def __post_init__(self) -> None:
-        if self.window < 1 or self.window % 2 == 0:
-            raise ValueError("EdgeRefineConfig: window must be a positive odd number")
-        if not self.gamma > 0 or self.rounds < 0 or not self.jump > 0 or self.radius < 0:
-            raise ValueError("EdgeRefineConfig: gamma, jump > 0; rounds, radius >= 0")
-        if any(int(d) < 1 for d in self.distances):
-            raise ValueError("EdgeRefineConfig: distances are positive pixel counts")
 
 
 def aggregate_reference(costs, ref, py, px, radius, gamma) -> np.ndarray:

@@ -8,12 +8,12 @@ import pytest
 
 from diffdepth.batch import run_batch, runner, threads_per_worker, work
 from diffdepth.cli import main
+from diffdepth.config import LightFieldConfig
 from diffdepth.io.errors import InputError
 from diffdepth.io.manifest import read_manifest, verify_manifest
 from diffdepth.optimize import OptimConfig
-from diffdepth.pipeline import RunConfig
 
-FAST = RunConfig(optim=replace(OptimConfig.light_field(), passes=1, iters_per_phase=2))
+FAST = LightFieldConfig(optim=replace(OptimConfig.light_field(), passes=1, iters_per_phase=2))
 FLAGS = ["--passes", "1", "--iters", "2", "--quiet"]
 
 

@@ -2,11 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffdepth.losses.multiview import (
-    MultiViewLoss,
-    MultiViewLossConfig,
-    reprojection_error,
-)
+from diffdepth.config import LossConfig
+from diffdepth.losses.multiview import MultiViewLoss, reprojection_error
 from diffdepth.synth.multiview import make_multiview
 from diffdepth.types import MultiViewScene
 
@@ -104,7 +101,7 @@ def test_occlusion_mask_agrees_with_ray_casting(synth):
 
 def test_gradcheck_float64():
     scene, depths = make_multiview(n_views=3, height=6, width=8, n_points=20, seed=2)
-    cfg = MultiViewLossConfig(w_ssim=0.05, w_grad=0.01, w_smooth=0.05)
+    cfg = LossConfig.multi_view(w_ssim=0.05, w_g=0.01, w_s=0.05)
     loss = MultiViewLoss(0, scene, cfg, n_views=2)
     D = torch.as_tensor(1.0 / depths[0], dtype=torch.float64) * 1.03
     D.requires_grad_(True)

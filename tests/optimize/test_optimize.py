@@ -59,7 +59,7 @@ def test_learning_rate_schedule():
     assert c.learning_rate("value", 2) == pytest.approx(0.015 * 0.81)
     assert c.learning_rate("R", 1) == pytest.approx(0.012)
     assert c.learning_rate("xy", 2) == pytest.approx(0.1 * 0.75**2)
-    with pytest.raises(ValueError, match="unknown parameter groups"):
+    with pytest.raises(ValueError, match="phases"):
         OptimConfig(phases=("Q", "depth"))
 
 
@@ -163,12 +163,16 @@ def test_anchors_are_added_to_the_loss_and_hold_points_back():
     assert moved_held < 0.5 * moved_free
 
 
-def test_light_field_preset_and_checks():
-    c = OptimConfig.light_field()
-    assert c.order == "robust" and c.cut_radius > 0 and c.prior_value > 0
+def test_light_field_presets_and_checks():
+    from diffdepth.config import ModelConfig
+
+    m, c = ModelConfig.light_field(), OptimConfig.light_field()
+    assert m.order == "robust" and m.cut_radius > 0 and ModelConfig().cut_radius == 0
+    assert c.prior_value > 0 and c.lr[1] < OptimConfig().lr[1]
     assert (c.passes, c.iters_per_phase) == (5, 13)
-    assert OptimConfig.spec() == OptimConfig()
     with pytest.raises(ValueError, match="order"):
-        OptimConfig(order="random")
+        ModelConfig(order="random")
+    with pytest.raises(ValueError, match="order"):
+        DiffusionModel(torch.zeros(1, 2), torch.zeros(1), torch.zeros(4, 4), order="random")
     with pytest.raises(ValueError, match="prior_xy"):
         OptimConfig(prior_xy=-1.0)

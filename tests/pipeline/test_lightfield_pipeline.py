@@ -1,14 +1,12 @@
 """The light-field pipeline end to end on the synthetic scene (known answers)."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
 from diffdepth import viz
+from diffdepth.config import LightFieldConfig, OptimConfig
 from diffdepth.io import read_pfm
-from diffdepth.optimize import OptimConfig
-from diffdepth.pipeline import RunConfig, run_lightfield, write_lightfield_outputs
+from diffdepth.pipeline import run_lightfield, write_lightfield_outputs
 from diffdepth.points.sampling import noisy_edge_points
 from diffdepth.synth import make_lightfield
 
@@ -41,20 +39,30 @@ def scene():
     return lf, pts
 
 
+#: a short schedule; the stages around the optimisation off, so that it alone makes a difference
+SHORT = LightFieldConfig(
+    optim=OptimConfig.light_field().replace(passes=2, iters_per_phase=8),
+    densify=False,
+    postfilter=False,
+    edge_refine=False,
+)
+
+
 @pytest.fixture(scope="module")
 def short_run(scene):
     lf, pts = scene
-    config = RunConfig(optim=OptimConfig(passes=2, iters_per_phase=8))
-    plain = run_lightfield(lf, pts, replace(config, optimize=False), progress=False)
-    result = run_lightfield(lf, pts, config, progress=False)
-    return plain, result
+    without = run_lightfield(lf, pts, SHORT.replace(optimize=False), progress=False)
+    result = run_lightfield(lf, pts, SHORT, progress=False)
+    return without, result
 
 
-def test_self_supervised_optimisation_reduces_error_of_noisy_points(short_run):
-    plain, result = short_run
-    assert result.metrics["mse_x100"] < 0.8 * plain.metrics["mse_x100"]
-    assert result.metrics["badpix_0.07"] < plain.metrics["badpix_0.07"]
-    assert len(result.history.loss) == 2 * 4 * 8
+def test_the_optimisation_stage_reduces_the_error_of_noisy_points(short_run):
+    # the same run with and without the optimisation stage (same points, model, no other stage)
+    without, result = short_run
+    assert without.config.replace(optimize=True) == result.config
+    assert result.metrics["mse_x100"] < 0.9 * without.metrics["mse_x100"]
+    assert result.metrics["badpix_0.07"] < 0.95 * without.metrics["badpix_0.07"]
+    assert len(result.history.loss) == 2 * 4 * 8 and len(without.history.loss) == 0
     # the loss of the last pass is below the loss of the first iterations
     assert np.mean(result.history.loss[-8:]) < np.mean(result.history.loss[:8])
 
@@ -73,10 +81,10 @@ def test_the_result_keeps_the_plain_diffusion_and_scores_both(short_run):
 
 def test_supervised_optimisation_reduces_error(scene):
     lf, pts = scene
-    config = RunConfig(supervised=True, optim=OptimConfig(passes=2, iters_per_phase=8))
-    plain = run_lightfield(lf, pts, replace(config, optimize=False), progress=False)
+    config = SHORT.replace(supervised=True, edge_refine=True)
+    without = run_lightfield(lf, pts, config.replace(optimize=False), progress=False)
     result = run_lightfield(lf, pts, config, progress=False)
-    assert result.metrics["mse_x100"] < 0.8 * plain.metrics["mse_x100"]
+    assert result.metrics["mse_x100"] < 0.8 * without.metrics["mse_x100"]
     assert result.pixels_refined == 0  # the edge refinement is photometric: not after this
 
 
@@ -111,9 +119,10 @@ def test_points_far_outside_are_dropped_and_none_left_is_an_error(scene):
     lf, pts = scene
     far = PointSet(pts.xy + 1000.0, pts.value)
     with pytest.raises(InputError, match="outside"):
-        run_lightfield(lf, far, RunConfig(optimize=False), progress=False)
+        run_lightfield(lf, far, LightFieldConfig.plain(), progress=False)
     with pytest.raises(InputError, match="no points"):
-        run_lightfield(lf, pts.subset(np.zeros(len(pts), bool)), RunConfig(), progress=False)
+        empty = pts.subset(np.zeros(len(pts), bool))
+        run_lightfield(lf, empty, LightFieldConfig(), progress=False)
 
 
 def test_plain_run_is_the_spec_baseline(scene):
@@ -124,19 +133,30 @@ def test_plain_run_is_the_spec_baseline(scene):
     from diffdepth.render import splat
 
     lf, pts = scene
-    plain = run_lightfield(lf, pts, RunConfig(optimize=False), progress=False)
+    plain = run_lightfield(lf, pts, LightFieldConfig.plain(), progress=False)
     v = torch.from_numpy(pts.value)
     S, lam = splat(torch.from_numpy(pts.xy), v, torch.ones_like(v), -v, lf.gt.shape)
     D = diffuse(S, lam, torch.exp(-initial_q(lf.ref_view, 6.0)))
     np.testing.assert_allclose(plain.disparity, D.numpy(), atol=1e-5)
     assert plain.points_added == 0 and plain.timings["densify_s"] == 0.0
+    assert plain.pixels_refined == 0 and len(plain.history.loss) == 0
+
+
+def test_no_optimize_skips_the_optimisation_stage_alone(scene):
+    lf, pts = scene
+    result = run_lightfield(lf, pts, LightFieldConfig(optimize=False), progress=False)
+    assert len(result.history.loss) == 0 and result.timings["optimize_s"] == 0.0
+    assert result.points_added > 0 and result.pixels_refined > 0
+    assert result.timings["postfilter_s"] > 0 and result.config.model.order == "robust"
+    # the optimised labels are the initial ones
+    assert np.array_equal(result.points_final.value[: len(pts)], pts.value)
 
 
 def test_default_run_densifies_and_reports_it(scene, tmp_path):
     import json
 
     lf, pts = scene
-    config = RunConfig(optim=replace(OptimConfig.light_field(), passes=1, iters_per_phase=2))
+    config = LightFieldConfig(optim=OptimConfig.light_field().replace(passes=1, iters_per_phase=2))
     result = run_lightfield(lf, pts, config, progress=False)
     assert result.points_added > 0
     assert len(result.points_final) == len(pts) + result.points_added
@@ -144,8 +164,9 @@ def test_default_run_densifies_and_reports_it(scene, tmp_path):
     write_lightfield_outputs(result, lf, tmp_path / "out")
     info = json.loads((tmp_path / "out" / "config.json").read_text())
     assert info["points_added"] == result.points_added
-    assert info["config"]["optim"]["order"] == "robust"
-    no_dense = run_lightfield(lf, pts, replace(config, densify=False), progress=False)
+    assert info["config"]["model"]["order"] == "robust"
+    assert LightFieldConfig.from_dict(info["config"]) == result.config
+    no_dense = run_lightfield(lf, pts, config.replace(densify=False), progress=False)
     assert no_dense.points_added == 0 and len(no_dense.points_final) == len(pts)
 
 
@@ -153,11 +174,11 @@ def test_edge_refinement_runs_after_optimising_and_helps_beside_edges(scene):
     from scipy import ndimage
 
     lf, pts = scene
-    config = RunConfig(optim=replace(OptimConfig.light_field(), passes=1, iters_per_phase=4))
+    config = LightFieldConfig(optim=OptimConfig.light_field().replace(passes=1, iters_per_phase=4))
     refined = run_lightfield(lf, pts, config, progress=False)
-    kept = run_lightfield(lf, pts, replace(config, edge_refine=False), progress=False)
+    kept = run_lightfield(lf, pts, config.replace(edge_refine=False), progress=False)
     assert refined.pixels_refined > 0 and kept.pixels_refined == 0
-    assert "postprocess_s" in refined.timings
+    assert refined.timings["refine_s"] > 0 and kept.timings["refine_s"] == 0
     gy, gx = np.gradient(lf.gt)
     beside = ndimage.binary_dilation(np.hypot(gx, gy) > 0.1, iterations=5)
     bad = {
@@ -165,5 +186,3 @@ def test_edge_refinement_runs_after_optimising_and_helps_beside_edges(scene):
         for n, r in (("refined", refined), ("kept", kept))
     }
     assert bad["refined"] < bad["kept"], bad
-    plain = run_lightfield(lf, pts, RunConfig(optimize=False), progress=False)
-    assert plain.pixels_refined == 0

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from diffdepth.cli import main
+from diffdepth.config import MultiViewConfig, OptimConfig
 from diffdepth.io import read_multiview, read_pfm
-from diffdepth.optimize import OptimConfig
-from diffdepth.pipeline.multiview import MultiViewConfig, run_multiview
+from diffdepth.pipeline.multiview import run_multiview
 from diffdepth.synth import make_multiview
 
 

@@ -1,8 +1,8 @@
 """run_batch: many scenes, each a task with its own whole-or-absent result, on Ray or in-process.
 
     from diffdepth.batch import run_batch
-    from diffdepth.pipeline import RunConfig
-    summary = run_batch(["scenes/"], "results/", lightfield=RunConfig(), workers=2)
+    from diffdepth.config import LightFieldConfig
+    summary = run_batch(["scenes/"], "results/", lightfield=LightFieldConfig(), workers=2)
 
 Resumable: a task whose result folder verifies against its manifest (and was made with the
 same settings) is skipped; any other task runs again. A failed task is reported (and retried
@@ -343,7 +343,7 @@ def run_batch(
 ) -> BatchSummary:
     """Run every task the inputs name (see diffdepth.batch.tasks) into ``out``.
 
-    lightfield: RunConfig of light-field tasks (default RunConfig()); multiview:
+    lightfield: LightFieldConfig of light-field tasks (default LightFieldConfig()); multiview:
     MultiViewConfig of multi-view tasks (default MultiViewConfig()); multiview_error: when
     set, the batch refuses multi-view scenes with this reason (options that are light-field
     only, say). workers: 1 runs the tasks one after the other in this process; more start a local
@@ -353,8 +353,7 @@ def run_batch(
     from bad input) is run again. redo: run finished tasks again too. log and warn: where
     messages and the lines of failed tasks go (warn defaults to log).
     """
-    from diffdepth.pipeline import RunConfig
-    from diffdepth.pipeline.multiview import MultiViewConfig
+    from diffdepth.config import LightFieldConfig, MultiViewConfig
 
     if workers < 1:
         raise InputError(f"--workers must be at least 1, not {workers}")
@@ -376,7 +375,7 @@ def run_batch(
                 f"note: {workers} worker(s) x {threads} thread(s) is more than the {cores} "
                 "core(s) this process may use; the tasks will share them"
             )
-    lightfield = RunConfig() if lightfield is None else lightfield
+    lightfield = LightFieldConfig() if lightfield is None else lightfield
     multiview = MultiViewConfig() if multiview is None else multiview
     settings = TaskSettings(lightfield, multiview, grid, threads)
 

@@ -30,8 +30,8 @@ STATE = ".batch"  # the batch's own folder inside its output folder
 class TaskSettings:
     """What every task of a batch runs with (the configs are the pipeline's own).
 
-    lightfield: diffdepth.pipeline.RunConfig of light-field tasks
-    multiview:  diffdepth.pipeline.multiview.MultiViewConfig of multi-view tasks
+    lightfield: diffdepth.config.LightFieldConfig of light-field tasks
+    multiview:  diffdepth.config.MultiViewConfig of multi-view tasks
     grid:       (rows, cols) for plain folders of views, or None
     threads:    threads each task uses (torch, numba, BLAS)
     """

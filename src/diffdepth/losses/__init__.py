@@ -4,14 +4,14 @@ loss_fn = LightFieldLoss(ref, views, offsets, LossConfig.light_field())
 loss, parts, E = loss_fn(D)      # D [H, W] disparity, px per view step
 """
 
-from diffdepth.losses.config import LossConfig
+from diffdepth.config import LossConfig
 from diffdepth.losses.lightfield import (
     occlusion_masks,
     view_errors,
     warp_views,
 )
 from diffdepth.losses.loss import LightFieldLoss, masked_view_mean
-from diffdepth.losses.multiview import MultiViewLoss, MultiViewLossConfig, reprojection_error
+from diffdepth.losses.multiview import MultiViewLoss, reprojection_error
 from diffdepth.losses.photometric import local_mean, ssim
 from diffdepth.losses.smoothness import (
     edge_aware_smoothness,
@@ -26,7 +26,6 @@ __all__ = [
     "LightFieldLoss",
     "LossConfig",
     "MultiViewLoss",
-    "MultiViewLossConfig",
     "VGGConv1",
     "edge_aware_smoothness",
     "edge_weights",

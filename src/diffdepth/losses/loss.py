@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from diffdepth.losses.config import LossConfig
+from diffdepth.config import LossConfig
 from diffdepth.losses.lightfield import (
     Offsets,
     _offset_list,

@@ -18,27 +18,14 @@ with E_S the edge-aware smoothness ``mean(|dD/dx| exp(-mean_c |dI/dx|))`` + the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import Tensor
 
+from diffdepth.config import LossConfig
 from diffdepth.image import rgb_to_lab, sample_bilinear
 from diffdepth.losses.photometric import ssim
 from diffdepth.losses.smoothness import edge_weights, gradient_reward, weighted_smoothness
-
-
-@dataclass(frozen=True)
-class MultiViewLossConfig:
-    """Weights and tolerances of the multi-view loss."""
-
-    w_ssim: float = 0.05  # weight of the masked 1 - SSIM term
-    w_grad: float = 0.01  # weight of the reward -mean|grad E| on the error map
-    w_smooth: float = 0.05  # weight of the edge-aware smoothness of D
-    occlusion_tol: float = 0.02  # relative depth margin before a pixel counts as occluded
-    min_inverse_depth: float = 1e-6  # D is clamped to at least this before depth = 1 / D
-    eps: float = 1e-6  # in the denominator of the per-pixel mean over views
 
 
 def _image_tensor(img: np.ndarray, device) -> Tensor:
@@ -51,7 +38,7 @@ class MultiViewLoss:
     """Photometric loss of an inverse-depth map D of one reference view against other views.
 
     ref_index: the reference image of ``scene`` (a `diffdepth.io.mvs.MultiViewScene`)
-    config:    MultiViewLossConfig (default weights when None)
+    config:    LossConfig (default weights when None)
     n_views:   how many of the other views each call uses (a random subset, redrawn per call)
     generator: torch.Generator that draws the subsets (seeded: reproducible runs)
     views:     the candidate views (default: every image but the reference)
@@ -65,14 +52,14 @@ class MultiViewLoss:
         self,
         ref_index: int,
         scene,
-        config: MultiViewLossConfig | None = None,
+        config: LossConfig | None = None,
         n_views: int = 5,
         generator: torch.Generator | None = None,
         views: list[int] | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
         self.ref = int(ref_index)
-        self.config = MultiViewLossConfig() if config is None else config
+        self.config = LossConfig.multi_view() if config is None else config
         self.n_views = int(n_views)
         self.generator = generator
         self.device = torch.device(device)
@@ -161,14 +148,14 @@ class MultiViewLoss:
             ssim_term = ((Mk * (1.0 - s)).sum(0) / denom).mean()
             loss = loss + cfg.w_ssim * ssim_term
             parts["ssim"] = float(ssim_term.detach())
-        if cfg.w_grad:
+        if cfg.w_g:
             grad = -gradient_reward(E)  # mean |grad E|
-            loss = loss - cfg.w_grad * grad
+            loss = loss - cfg.w_g * grad
             parts["grad"] = float(grad.detach())
-        if cfg.w_smooth:
+        if cfg.w_s:
             wx, wy = self._edge_w
             smooth = weighted_smoothness(D, wx.to(D.dtype), wy.to(D.dtype))
-            loss = loss + cfg.w_smooth * smooth
+            loss = loss + cfg.w_s * smooth
             parts["smooth"] = float(smooth.detach())
         parts["visible"] = float((Mk.sum(0) > 0).to(D.dtype).mean())
         return loss, parts, E.detach()
@@ -192,7 +179,7 @@ def reprojection_error(
     if space not in ("lab", "rgb"):
         raise ValueError(f"reprojection_error: space must be 'lab' or 'rgb', got {space!r}")
     depth = torch.as_tensor(np.asarray(depth), dtype=torch.float64)
-    cfg = MultiViewLossConfig(occlusion_tol=occlusion_tol)
+    cfg = LossConfig.multi_view(occlusion_tol=occlusion_tol)
     warper = MultiViewLoss(ref, scene, cfg, views=views)
     D = torch.where(depth > 0, 1.0 / depth, torch.zeros_like(depth))
     ref_img = warper.I_ref.double()

@@ -10,13 +10,12 @@ original evaluates only the interior).
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-SSIMWindow = Literal["box3", "gauss11"]
+from diffdepth.config import SSIMWindow
+
 SSIM_C1 = 0.01**2  # (K1 L)^2 with L = 1 (images in 0..1)
 SSIM_C2 = 0.03**2  # (K2 L)^2
 

@@ -117,6 +117,28 @@ def subset_errors_kernel(ref, views, offs, member, D, need, out, sens):  # pragm
             x_hi[k] = min(W - 1, int(math.floor(W - 1 - X0)))
             y_lo[k] = max(0, int(math.ceil(-Y0)))
             y_hi[k] = min(H - 1, int(math.floor(H - 1 - Y0)))
+    per_view = S == K  # one subset per view, subset k = view k: the loss's per-view errors
+    for k in range(K):
+        per_view = per_view and n_of[k] == 1 and subsets_of[k, 0] == k
+    if per_view:  # view by view: each view's pixels stream through the cache once
+        for k in numba.prange(K):
+            u = offs[k, 0]
+            v = offs[k, 1]
+            for y in range(H):
+                for x in range(W):
+                    inside, ix, iy, fx, fy = _sample_at(
+                        x, y, D[0, 0] if constant else D[y, x], u, v, H, W
+                    )
+                    if not (inside and need[y, x]):
+                        out[k, y, x] = UNSEEN
+                        if grad:
+                            sens[k, y, x] = 0.0
+                        continue
+                    e, g = _view_error(ref, views, k, y, x, ix, iy, fx, fy, H, W, C, u, v, grad)
+                    out[k, y, x] = e
+                    if grad:
+                        sens[k, y, x] = g
+        return
     for y in numba.prange(H):
         acc = np.empty(S)
         cnt = np.empty(S)

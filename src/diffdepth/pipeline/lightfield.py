@@ -1,64 +1,55 @@
-"""The light-field run: points, optimisation, outputs.
+"""The light-field run, stage by stage, and its outputs.
 
-lf = diffdepth.io.read_lightfield("scene/")
-result = run_lightfield(lf, points=None, config=RunConfig())
-write_lightfield_outputs(result, lf, "out/")
+    lf = diffdepth.io.read_lightfield("scene/")
+    result = run_lightfield(lf, points=None, config=LightFieldConfig())
+    write_lightfield_outputs(result, lf, "out/")
+
+| stage           | function               | switch (`LightFieldConfig`) | settings         |
+|-----------------|------------------------|-----------------------------|------------------|
+| points          | `points_stage`         | points given or detected    | ``epi``          |
+| densify         | `densify_stage`        | ``densify``                 | ``sweep``        |
+| model           | `pipeline.build_model` | always                      | ``model``        |
+| optimise        | `optimise_stage`       | ``optimize``                | ``optim, loss``  |
+| post-filter     | `postfilter_stage`     | ``postfilter``              | ``median``       |
+| edge refinement | `refine_stage`         | ``edge_refine``             | ``refine``       |
+
+`LightFieldConfig.plain()` switches off every stage but points and model and takes the SPEC's
+model (occlusion order by label, Q from Sobel alone): the paper's plain-diffusion baseline.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from diffdepth.config import EPIConfig, LightFieldConfig, MedianConfig
 from diffdepth.io.errors import InputError, parameter
-from diffdepth.losses import LightFieldLoss, LossConfig, supervised_loss
-from diffdepth.optimize import History, OptimConfig, optimize
+from diffdepth.losses import LightFieldLoss, supervised_loss
+from diffdepth.optimize import DiffusionModel, History, optimize
 from diffdepth.photo import LightFieldProblem
-from diffdepth.pipeline.model import build_model, check_device, final_points, validate_points
+from diffdepth.pipeline.model import (
+    build_model,
+    check_device,
+    final_points,
+    plain_model,
+    validate_points,
+)
 from diffdepth.pipeline.outputs import (
     peak_rss_mib,
     software_versions,
     staged_outputs,
     write_loss_csv,
 )
-from diffdepth.points.sweep import SweepConfig, densify_points
-from diffdepth.refine import EdgeRefineConfig
 from diffdepth.types import LightField, PointSet
 
-
-@dataclass(frozen=True)
-class RunConfig:
-    """One light-field run (the CLI maps its flags onto these fields)."""
-
-    optimize: bool = True  # False: the plain diffusion of the initial points
-    supervised: bool = False  # optimise against the ground truth instead of re-projection
-    views: str = "crosshair"  # views in the loss: 'crosshair' (central row + column) or 'all'
-    device: str = "cpu"  # 'cpu' or 'cuda'
-    seed: int = 0  # seeds torch (and the view subsets of multi-view runs)
-    confidence_weights: bool = False  # initialise R = -log(confidence) when points have one
-    densify: bool = True  # before optimising, add plane-sweep points where the set has none
-    median_radius: int = 3  # colour-weighted median of the optimised map (0: none; SPEC 6)
-    edge_refine: bool = True  # after optimising, re-choose the pixels beside depth edges
-    # (photometric: not after a supervised run, which fits the ground truth itself)
-    optim: OptimConfig = field(default_factory=OptimConfig.light_field)
-    loss: LossConfig = field(default_factory=LossConfig.light_field)
-    sweep: SweepConfig = field(default_factory=SweepConfig)
-    refine: EdgeRefineConfig = field(default_factory=EdgeRefineConfig)
-
-    def __post_init__(self) -> None:
-        if self.views not in ("crosshair", "all"):
-            raise ValueError(f"views must be 'crosshair' or 'all', not {self.views!r}")
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', not {self.device!r}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+#: the stages of a light-field run, in order (their times are ``timings[stage + "_s"]``)
+STAGES = ("points", "densify", "model", "optimize", "postfilter", "refine")
 
 
 @dataclass
@@ -69,13 +60,13 @@ class LightFieldResult:
     history: History
     metrics: dict  # HCI metrics against ground truth (when there is one), the re-projection
     # error (Lab) into the corner views; with the plain diffusion's as plain_<key>
-    timings: dict  # seconds: points, densify, optimise, post-process, plain diffusion, total,
+    timings: dict  # seconds per stage (STAGES), of the plain diffusion, in total, and of the
     # metrics (after the total); peak memory
-    config: RunConfig
-    points_added: int = 0  # plane-sweep points added before optimising
+    config: LightFieldConfig  # as run (the EPI preset resolved)
+    points_added: int = 0  # plane-sweep points added by the densify stage
     pixels_refined: int = 0  # pixels the edge refinement changed
     disparity_plain: np.ndarray | None = None  # float32 [H, W], the plain diffusion of the
-    # initial points (the SPEC's baseline); the result itself after a run without optimising
+    # initial points (the SPEC's baseline); the result itself after a plain run
 
 
 def sweep_range(lf: LightField, points: PointSet) -> tuple[float, float]:
@@ -98,104 +89,93 @@ def merge_points(a: PointSet, b: PointSet) -> PointSet:
     return PointSet(np.concatenate([a.xy, b.xy]), np.concatenate([a.value, b.value]), conf)
 
 
-def run_lightfield(
-    lf: LightField,
-    points: PointSet | None = None,
-    config: RunConfig | None = None,
-    progress: bool = True,
-) -> LightFieldResult:
-    """Dense disparity of the reference view of ``lf``.
-
-    points: the initial points (reference-view pixels, disparity); None runs the EPI detector.
-    With ``config.optimize`` the points are densified by the plane sweep (``config.densify``),
-    optimised with ``config.optim`` and the map is post-filtered (``config.median_radius``);
-    without it the result is the plain diffusion of the points as the SPEC defines it
-    (occlusion order by label, smoothness from Sobel alone, no filter). The result keeps that
-    plain diffusion too (``disparity_plain``: one more solve) and scores both (``metrics``).
-    """
-    config = config or RunConfig()
-    device = check_device(config.device)
-    torch.manual_seed(config.seed)
-    t0 = time.perf_counter()
+def points_stage(
+    lf: LightField, points: PointSet | None, config: LightFieldConfig
+) -> tuple[PointSet, LightFieldConfig]:
+    """The initial points: ``points`` checked, or the EPI detector's (with ``config.epi``, or the
+    preset of the grid's shape).  Returns the points and the config with the EPI preset set."""
     if points is None:
         from diffdepth.points.epi import detect_epi_points
 
-        points = detect_epi_points(lf.views, ref=lf.ref, disp_range=lf.disp_range)
+        epi = config.epi or EPIConfig.for_grid(*lf.grid)
+        config = config.replace(epi=epi)
+        points = detect_epi_points(lf.views, ref=lf.ref, disp_range=lf.disp_range, config=epi)
         source = "EPI detector"
     else:
         source = "points"
-    ref = lf.ref_view
-    points = validate_points(points, ref.shape[:2], source)
-    t_points = time.perf_counter() - t0
+    return validate_points(points, lf.shape, source), config
 
-    history = History()
-    n_added = 0
-    problem = LightFieldProblem.from_lightfield(lf, config.views)
-    if config.optimize:
-        model_points = points
-        if config.densify and lf.grid[0] * lf.grid[1] > 1:
-            added = densify_points(problem, points, sweep_range(lf, points), config.sweep)
-            n_added = len(added)
-            model_points = merge_points(points, added)
-        t_dense = time.perf_counter() - t0 - t_points
-        model = build_model(ref, model_points, config.optim, device, config.confidence_weights)
-        loss_fn = _make_loss(lf, problem, config, device)
-        history = optimize(model, loss_fn, config.optim, progress=progress)
+
+def densify_stage(
+    lf: LightField, problem: LightFieldProblem, points: PointSet, config: LightFieldConfig
+) -> PointSet:
+    """Plane-sweep points where ``points`` leave gaps (only the new points)."""
+    from diffdepth.points.sweep import densify_points
+
+    return densify_points(problem, points, sweep_range(lf, points), config.sweep)
+
+
+def optimise_stage(
+    model: DiffusionModel,
+    lf: LightField,
+    problem: LightFieldProblem,
+    config: LightFieldConfig,
+    progress: bool = True,
+) -> History:
+    """The alternating optimisation of ``model`` in place, against the re-projection loss of
+    ``problem`` (or the ground truth with ``config.supervised``)."""
+    device = check_device(config.device)
+    if config.supervised:
+        if lf.gt is None:
+            raise InputError(
+                f"{lf.name}: {parameter('supervised')} needs ground truth, and this scene has none"
+            )
+        ref = torch.from_numpy(problem.ref).permute(2, 0, 1).to(device)
+        gt = torch.from_numpy(lf.gt.astype(np.float32)).to(device)
+
+        def loss_fn(D):
+            loss = supervised_loss(D, gt, ref)
+            return loss, {"supervised": float(loss.detach())}, None
+
     else:
-        t_dense = 0.0
-        model = build_model(
-            ref, points, plain_optim(config.optim), device, config.confidence_weights
-        )
-    with torch.no_grad():
-        disparity = model().detach().float().cpu().numpy()
-    t_refine = time.perf_counter()
-    n_refined = 0
-    if config.optimize:
-        disparity, n_refined = postprocess(lf, problem, disparity, config)
-    t_refine = time.perf_counter() - t_refine
-    t_plain = time.perf_counter()
-    disparity_plain = plain_diffusion(lf, points, config) if config.optimize else disparity
-    t_plain = time.perf_counter() - t_plain
-    t_total = time.perf_counter() - t0
-
-    t_metrics = time.perf_counter()
-    metrics = lightfield_metrics(lf, disparity, disparity_plain if config.optimize else None)
-    t_metrics = time.perf_counter() - t_metrics
-    return LightFieldResult(
-        disparity=disparity,
-        points_initial=points,
-        points_final=final_points(model),
-        history=history,
-        metrics=metrics,
-        points_added=n_added,
-        pixels_refined=n_refined,
-        disparity_plain=disparity_plain,
-        timings={
-            "points_s": t_points,
-            "densify_s": t_dense,
-            "optimize_s": t_total - t_points - t_dense - t_refine - t_plain,
-            "postprocess_s": t_refine,
-            "plain_s": t_plain,
-            "total_s": t_total,
-            "metrics_s": t_metrics,  # scoring, after total_s
-            "peak_rss_mib": peak_rss_mib(),
-        },
-        config=config,
-    )
+        if len(problem) == 0:
+            raise InputError(f"{lf.name}: the light field has a single view; the loss needs two")
+        loss_fn = LightFieldLoss.from_problem(problem, config.loss, device)
+    return optimize(model, loss_fn, config.optim, progress=progress)
 
 
-def plain_optim(optim: OptimConfig) -> OptimConfig:
-    """The plain diffusion as the SPEC defines it: occlusion order by label, Q from Sobel alone
-    (no occlusion cuts)."""
-    return dataclasses.replace(optim, order="depth", cut_radius=0.0)
+def postfilter_stage(disparity: np.ndarray, ref: np.ndarray, config: MedianConfig) -> np.ndarray:
+    """The colour-weighted median of the map (SPEC section 6)."""
+    from diffdepth.postfilter import weighted_median
+
+    return weighted_median(disparity, ref, config.radius, config.sigma_colour, config.sigma_space)
 
 
-def plain_diffusion(lf: LightField, points: PointSet, config: RunConfig) -> np.ndarray:
+def refine_stage(
+    disparity: np.ndarray, problem: LightFieldProblem, config: LightFieldConfig
+) -> tuple[np.ndarray, int]:
+    """The edge refinement on the central row and column of views, then (with the post-filter
+    on) the median again, which removes its isolated choices.  Returns the map and the number
+    of pixels refined."""
+    from diffdepth.refine import refine_edges
+
+    disparity, n_refined = refine_edges(disparity, problem.crosshair(), config.refine)
+    if config.postfilter and n_refined:
+        disparity = postfilter_stage(disparity, problem.ref, config.median)
+    return disparity, n_refined
+
+
+def is_plain(config: LightFieldConfig) -> bool:
+    """Whether a run of ``config`` is the plain diffusion of its points (no stage but points
+    and model, the plain model)."""
+    stages = config.densify or config.optimize or config.postfilter or config.edge_refine
+    return not stages and config.model == plain_model(config.model)
+
+
+def plain_diffusion(lf: LightField, points: PointSet, config: LightFieldConfig) -> np.ndarray:
     """The plain diffusion of ``points`` in the reference view, float32 [H, W]: one solve."""
     device = check_device(config.device)
-    model = build_model(
-        lf.ref_view, points, plain_optim(config.optim), device, config.confidence_weights
-    )
+    model = build_model(lf.ref_view, points, plain_model(config.model), device)
     with torch.no_grad():
         return model().detach().float().cpu().numpy()
 
@@ -221,45 +201,73 @@ def lightfield_metrics(lf: LightField, disparity: np.ndarray, plain: np.ndarray 
     return metrics
 
 
-def postprocess(
-    lf: LightField, problem: LightFieldProblem, disparity: np.ndarray, config: RunConfig
-) -> tuple[np.ndarray, int]:
-    """The steps after the optimisation: the colour-weighted median, then (with more than one
-    view, after a self-supervised run) the edge refinement on the central row and column of
-    views and a second median that removes its isolated choices.  Returns the map and the
-    number of pixels refined."""
-    from diffdepth.postfilter import weighted_median
+def run_lightfield(
+    lf: LightField,
+    points: PointSet | None = None,
+    config: LightFieldConfig | None = None,
+    progress: bool = True,
+) -> LightFieldResult:
+    """Dense disparity of the reference view of ``lf``: the stages of the module's table.
 
-    ref = lf.ref_view
-    if config.median_radius > 0:
-        disparity = weighted_median(disparity, ref, config.median_radius)
+    points: the initial points (reference-view pixels, disparity); None runs the EPI detector.
+    The result keeps the plain diffusion of the points too (``disparity_plain``: one more solve
+    unless the run is that) and scores both (``metrics``).
+    """
+    config = config or LightFieldConfig()
+    device = check_device(config.device)
+    torch.manual_seed(config.seed)
+    timings = {f"{stage}_s": 0.0 for stage in STAGES}
+
+    @contextmanager
+    def stage(name: str):
+        t0 = time.perf_counter()
+        yield
+        timings[f"{name}_s"] += time.perf_counter() - t0
+
+    t_start = time.perf_counter()
+    with stage("points"):
+        points, config = points_stage(lf, points, config)
+        problem = LightFieldProblem.from_lightfield(lf, config.views)
+    added = PointSet(np.zeros((0, 2)), np.zeros(0))
+    if config.densify and len(problem):
+        with stage("densify"):
+            added = densify_stage(lf, problem, points, config)
+    with stage("model"):
+        model = build_model(lf.ref_view, merge_points(points, added), config.model, device)
+    history = History()
+    if config.optimize:
+        with stage("optimize"):
+            history = optimise_stage(model, lf, problem, config, progress)
+    with torch.no_grad():
+        disparity = model().detach().float().cpu().numpy()
+    if config.postfilter:
+        with stage("postfilter"):
+            disparity = postfilter_stage(disparity, lf.ref_view, config.median)
     n_refined = 0
-    if config.edge_refine and not config.supervised and lf.grid[0] * lf.grid[1] > 1:
-        from diffdepth.refine import refine_edges
-
-        disparity, n_refined = refine_edges(disparity, problem.crosshair(), config.refine)
-        if config.median_radius > 0 and n_refined:
-            disparity = weighted_median(disparity, ref, config.median_radius)
-    return disparity, n_refined
-
-
-def _make_loss(lf: LightField, problem: LightFieldProblem, config: RunConfig, device):
-    if config.supervised:
-        if lf.gt is None:
-            raise InputError(
-                f"{lf.name}: {parameter('supervised')} needs ground truth, and this scene has none"
-            )
-        ref = torch.from_numpy(problem.ref).permute(2, 0, 1).to(device)
-        gt = torch.from_numpy(lf.gt.astype(np.float32)).to(device)
-
-        def loss_fn(D):
-            loss = supervised_loss(D, gt, ref)
-            return loss, {"supervised": float(loss.detach())}, None
-
-        return loss_fn
-    if len(problem) == 0:
-        raise InputError(f"{lf.name}: the light field has a single view; the loss needs two")
-    return LightFieldLoss.from_problem(problem, config.loss, device)
+    if config.edge_refine and not config.supervised and len(problem):
+        with stage("refine"):
+            disparity, n_refined = refine_stage(disparity, problem, config)
+    plain = is_plain(config)
+    t_plain = time.perf_counter()
+    disparity_plain = disparity if plain else plain_diffusion(lf, points, config)
+    timings["plain_s"] = time.perf_counter() - t_plain
+    timings["total_s"] = time.perf_counter() - t_start
+    t_metrics = time.perf_counter()
+    metrics = lightfield_metrics(lf, disparity, None if plain else disparity_plain)
+    timings["metrics_s"] = time.perf_counter() - t_metrics  # scoring, after total_s
+    timings["peak_rss_mib"] = peak_rss_mib()
+    return LightFieldResult(
+        disparity=disparity,
+        points_initial=points,
+        points_final=final_points(model),
+        history=history,
+        metrics=metrics,
+        timings=timings,
+        config=config,
+        points_added=len(added),
+        pixels_refined=n_refined,
+        disparity_plain=disparity_plain,
+    )
 
 
 def write_lightfield_outputs(
@@ -279,7 +287,7 @@ def write_lightfield_outputs(
         lo, hi = lf.disp_range if lf.disp_range else viz.map_range(d, lf.gt)
         viz.save_map_png(stage / "disparity.png", d, lo, hi)
         plain = result.disparity_plain
-        if result.config.optimize and plain is not None:
+        if plain is not None and not is_plain(result.config):
             write_pfm(stage / "disparity_plain.pfm", plain)
             viz.save_map_png(stage / "disparity_plain.png", plain, lo, hi)
         viz.save_image_png(stage / "reference.png", lf.ref_view)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from diffdepth.config import ModelConfig
 from diffdepth.io.errors import InputError, parameter
-from diffdepth.optimize import DiffusionModel, OptimConfig, initial_q, occlusion_cuts
+from diffdepth.optimize import DiffusionModel, initial_q, occlusion_cuts
 from diffdepth.types import PointSet
 
 
@@ -33,24 +34,26 @@ def validate_points(points: PointSet, shape: tuple[int, int], source: str) -> Po
     return points.subset(inside) if not inside.all() else points
 
 
+def plain_model(model: ModelConfig) -> ModelConfig:
+    """The model of the plain diffusion as the SPEC defines it: occlusion order by label, Q
+    from Sobel alone (no occlusion cuts)."""
+    return model.replace(order="depth", cut_radius=0.0)
+
+
 def build_model(
-    image: np.ndarray,
-    points: PointSet,
-    optim: OptimConfig,
-    device: torch.device,
-    confidence_weights: bool = False,
+    image: np.ndarray, points: PointSet, config: ModelConfig, device: torch.device
 ) -> DiffusionModel:
-    """The diffusion model at its initial state: R = 0 (or -log confidence), Q from Sobel (plus
-    the occlusion cuts of the points when ``optim.cut_radius`` > 0), the occlusion order of
-    ``optim.order``."""
-    Q = initial_q(image, optim.q_scale).to(device)
-    if optim.cut_radius > 0:
+    """The diffusion model at its initial state: R = 0 (or -log confidence with
+    ``config.confidence_weights``), Q from Sobel (plus the occlusion cuts of the points when
+    ``config.cut_radius`` > 0), the occlusion order of ``config.order``."""
+    Q = initial_q(image, config.q_scale).to(device)
+    if config.cut_radius > 0:
         cut = occlusion_cuts(
-            points.xy, points.value, tuple(Q.shape), optim.cut_radius, optim.cut_jump
+            points.xy, points.value, tuple(Q.shape), config.cut_radius, config.cut_jump
         )
-        Q[torch.from_numpy(cut).to(device)] += optim.cut_strength
+        Q[torch.from_numpy(cut).to(device)] += config.cut_strength
     R = None
-    if confidence_weights and points.confidence is not None:
+    if config.confidence_weights and points.confidence is not None:
         conf = np.clip(points.confidence, 1e-3, 1.0)
         R = torch.from_numpy(-np.log(conf)).float().to(device)
     return DiffusionModel(
@@ -58,10 +61,10 @@ def build_model(
         torch.from_numpy(points.value).float().to(device),
         Q,
         R,
-        tol=optim.tol,
-        maxiter=optim.maxiter,
-        order=optim.order,
-        neighbours=optim.order_neighbours,
+        tol=config.tol,
+        maxiter=config.maxiter,
+        order=config.order,
+        neighbours=config.order_neighbours,
     )
 
 

@@ -25,77 +25,32 @@ disparity of the nearest selected view (``PinholeViews.px_per_rho``), as on a li
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from diffdepth.config import MultiViewConfig, SupportConfig
 from diffdepth.io.errors import InputError
-from diffdepth.losses.multiview import MultiViewLoss, MultiViewLossConfig, reprojection_error
-from diffdepth.optimize import History, OptimConfig, optimize
-from diffdepth.pipeline.model import build_model, check_device, final_points, validate_points
+from diffdepth.losses.multiview import MultiViewLoss, reprojection_error
+from diffdepth.optimize import History, optimize
+from diffdepth.pipeline.model import (
+    build_model,
+    check_device,
+    final_points,
+    plain_model,
+    validate_points,
+)
 from diffdepth.pipeline.outputs import (
     peak_rss_mib,
     software_versions,
     staged_outputs,
     write_loss_csv,
 )
-from diffdepth.points.pinhole import SupportConfig
-from diffdepth.points.sweep import SweepConfig
-from diffdepth.refine import EdgeRefineConfig
 from diffdepth.types import MultiViewScene, PointSet
-
-
-def _multi_view_optim() -> OptimConfig:
-    """OptimConfig.multi_view() with the light field's robust occlusion order, occlusion cuts
-    (cut_jump in px of disparity of the nearest view, see the module docstring) and anchors."""
-    return replace(
-        OptimConfig.multi_view(),
-        order="robust",
-        cut_radius=10.0,
-        cut_jump=1.0,
-        prior_value=0.1,
-        prior_xy=0.01,
-    )
-
-
-@dataclass(frozen=True)
-class MultiViewConfig:
-    """One multi-view run (the CLI maps its flags onto these fields)."""
-
-    optimize: bool = True  # False: the plain diffusion of the sparse points
-    device: str = "cpu"  # 'cpu' or 'cuda'
-    seed: int = 0  # seeds the view subsets and the densification sample
-    max_views: int = 4  # views the reference is compared with (select_views)
-    max_angle: float = 60.0  # ... whose viewing direction is within this many degrees
-    n_views: int = 4  # of those, views drawn at random for each loss evaluation
-    densify: bool = True  # plane-sweep points before optimising (points.pinhole)
-    sweep: SweepConfig = field(  # its settings, in px of disparity of the nearest view
-        default_factory=lambda: SweepConfig(
-            step=0.25, window=7, min_ratio=1.2, exclude=1.0, max_levels=96
-        )
-    )
-    densify_points: int = 0  # points added at RGB edges after the first Q phase
-    edge_points_wide: int = 3000  # ... instead when the baseline is too wide for the sweep
-    confidence_weights: bool = False  # initialise R = -log(confidence) (track length)
-    median_radius: int = 3  # colour-weighted median of the optimised map (0: none)
-    edge_refine: bool = True  # re-choose the pixels beside depth edges after optimising
-    refine: EdgeRefineConfig = field(  # its settings, in px of disparity of the nearest view
-        default_factory=lambda: EdgeRefineConfig(jump=0.5, min_change=0.25)
-    )
-    refine_relative: float = 0.05  # ... its jump is at least this fraction of the median
-    fill_hidden: bool = True  # pixels no view sees take the farther neighbour's value
-    cross_check_views: int = 1  # ... and so do pixels inconsistent with these views' sweeps
-    optim: OptimConfig = field(default_factory=_multi_view_optim)
-    loss: MultiViewLossConfig = field(default_factory=MultiViewLossConfig)
-    support: SupportConfig = field(default_factory=SupportConfig)  # validity and confidence
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -175,8 +130,7 @@ def run_multiview(
     px_per_label = scale * pv.px_per_rho  # px of disparity of the nearest view per label unit
     normalised = PointSet(points.xy, points.value / scale, points.confidence)
     # the SPEC's plain diffusion: occlusion order by label, smoothness from Sobel alone
-    plain_optim = replace(config.optim, order="depth", cut_radius=0.0)
-    plain = build_model(image, normalised, plain_optim, device, config.confidence_weights)
+    plain = build_model(image, normalised, plain_model(config.model), device)
     with torch.no_grad():
         plain_inv = plain().double().cpu().numpy() * scale
     model = plain
@@ -215,8 +169,8 @@ def run_multiview(
                 normalised, PointSet(added.xy, added.value / scale, added.confidence)
             )
         timings["densify_s"] = time.perf_counter() - t1
-        optim = replace(config.optim, cut_jump=config.optim.cut_jump / px_per_label)
-        model = build_model(image, model_points, optim, device, config.confidence_weights)
+        model_config = config.model.replace(cut_jump=config.model.cut_jump / px_per_label)
+        model = build_model(image, model_points, model_config, device)
         gen = torch.Generator().manual_seed(config.seed)
         loss = MultiViewLoss(ref, scene, config.loss, config.n_views, gen, views, device=device)
 
@@ -228,7 +182,7 @@ def run_multiview(
         if n_edge > 0:
             densify = _edge_sampler(image, n_edge, config.seed, model.xy.detach())
         t1 = time.perf_counter()
-        history = optimize(model, loss_fn, optim, progress=progress, densify=densify)
+        history = optimize(model, loss_fn, config.optim, progress=progress, densify=densify)
         timings["optimise_s"] = time.perf_counter() - t1
     with torch.no_grad():
         inv = model().double().cpu().numpy() * scale
@@ -303,8 +257,9 @@ def _postprocess(
         jump=max(config.refine.jump, config.refine_relative * median),
         min_change=max(config.refine.min_change, 0.5 * config.refine_relative * median),
     )
-    if config.median_radius > 0:
-        disp = weighted_median(disp, pv.ref, config.median_radius)
+    m = config.median
+    if config.postfilter:
+        disp = weighted_median(disp, pv.ref, m.radius, m.sigma_colour, m.sigma_space)
     n_refined = 0
     if config.edge_refine:
         member = pv.subsets()
@@ -313,8 +268,8 @@ def _postprocess(
             pv.subset_costs(Dm / unit, need, member, out)
 
         disp, n_refined = refine_edges_with(disp, pv.ref, map_costs, len(member), refine)
-        if config.median_radius > 0 and n_refined:
-            disp = weighted_median(disp, pv.ref, config.median_radius)
+        if config.postfilter and n_refined:
+            disp = weighted_median(disp, pv.ref, m.radius, m.sigma_colour, m.sigma_space)
     rho = np.asarray(disp, np.float64) / unit
     if config.fill_hidden:
         from diffdepth.points.pinhole import cross_check, fill_hidden, visibility

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from diffdepth.config import EPIConfig
 from diffdepth.image import sample_bilinear
 from diffdepth.points._epi_ops import filter_bank
-
-if TYPE_CHECKING:
-    from diffdepth.points.epi import EPIConfig
 
 
 def _parabola_offset(left: torch.Tensor, mid: torch.Tensor, right: torch.Tensor) -> torch.Tensor:

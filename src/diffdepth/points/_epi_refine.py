@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from diffdepth.config import EPIConfig
 from diffdepth.image import sample_bilinear
-
-if TYPE_CHECKING:
-    from diffdepth.points.epi import EPIConfig
 
 
 def estimate_disparity_range(a: torch.Tensor, uv: np.ndarray, bound: float) -> tuple[float, float]:

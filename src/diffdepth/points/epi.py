@@ -17,60 +17,15 @@ Disparity is in pixels per view step, HCI sign: view (r, c) sees reference pixel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from diffdepth.config import EPIConfig
 from diffdepth.image import gaussian_blur
 from diffdepth.points._epi_lines import epi_lines, merge_lines
 from diffdepth.points._epi_ops import lab, slope_bank
 from diffdepth.points._epi_refine import estimate_disparity_range, polish
 from diffdepth.types import PointSet
-
-
-@dataclass(frozen=True)
-class EPIConfig:
-    """Settings of the EPI line detector (defaults suit 9x9 light fields such as HCI's)."""
-
-    blur_sigma: float = 0.85  # Gaussian blur of every view before filtering (px)
-    n_slopes: int = 60  # orientations in the step-edge filter bank
-    slope_warp: float = 1.0  # > 0: slopes denser near zero (spacing grows by cosh(warp))
-    slope_margin: float = 0.2  # px per view step added beyond each end of the disparity range
-    max_disparity: float | None = None  # |disparity| bound of the range estimate when no
-    #   disp_range is given (px per view step); None: a quarter of the image over the views
-    min_response: float = 0.002  # absolute floor of the edge response (Lab / 100 per px)
-    tile: int = 16  # side of the tiles of the adaptive threshold (px)
-    tile_fraction: float = 0.08  # keep maxima >= this fraction of their tile's strongest edge
-    refine_iters: int = 2  # sub-pixel line fits (edge position per view, least squares)
-    max_missing_views: int = 0  # views of an EPI whose gradient may disagree with a line
-    agree_cos: float = 0.7  # cosine between a view's gradient and the line's mean gradient
-    agree_ratio: float = 0.4  # a view's gradient magnitude / the mean gradient magnitude
-    min_peak: float = 1.5  # best slope response / mean response over the bank
-    polish: bool = False  # refine each disparity by a plane sweep of patch variance (off: on
-    #   rendered scenes with noise, e.g. HCI antinous, the line fit is already more precise)
-    polish_radius: float = 0.25  # sweep half-width (px per view step)
-    polish_step: float = 0.05  # sweep step (px per view step)
-    polish_rounds: int = 2  # re-centre sweeps whose minimum lies on the sweep's end
-    polish_patch: int = 1  # patch half-size: (2 p + 1)^2 pixels
-    polish_views: str = "crosshair"  # "crosshair" (reference row and column) or "all"
-    side_shift: float = 0.5  # move each point this far (px) off its edge onto the side whose
-    #   colour follows the line (the occluding side at a depth edge)
-    chunk: int = 8192  # points per batch in the sampling stages
-    consistency_k: int = 8  # neighbours of the spatial consistency check (0: no check)
-    consistency_threshold: float = 0.1  # drop a point whose disparity differs from the median
-    # of its consistency_k nearest points by more than this (px per view step): isolated
-    # wrong slopes (a line fitted across two layers) leave blobs that diffusion spreads
-
-    @classmethod
-    def light_field(cls) -> EPIConfig:
-        """The defaults: 9x9 synthetic or plenoptic light fields."""
-        return cls()
-
-    @classmethod
-    def few_views(cls) -> EPIConfig:
-        """A single row (or column) of a handful of wide-baseline views (e.g. 1x5)."""
-        return cls(polish_radius=0.4, polish_step=0.1, polish_patch=2, consistency_threshold=1.0)
 
 
 def _check_views(views: np.ndarray) -> np.ndarray:
@@ -126,12 +81,8 @@ def detect_epi_points(
         col_keys = [(r, c0) for r in range(n_rows)]
         if config.polish_views == "all":
             sweep_keys = [(r, c) for r in range(n_rows) for c in range(n_cols)]
-        elif config.polish_views == "crosshair":
+        else:  # "crosshair"
             sweep_keys = row_keys + [k for k in col_keys if k != (r0, c0)]
-        else:
-            raise ValueError(
-                f"EPIConfig.polish_views must be 'crosshair' or 'all', got {config.polish_views!r}"
-            )
         sweep_uv = np.array([(c - c0, r - r0) for r, c in sweep_keys], dtype=np.float32)
 
         if disp_range is None:

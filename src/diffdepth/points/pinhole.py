@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffdepth.config import SupportConfig, SweepConfig
 from diffdepth.photo import one_sided_subsets
-from diffdepth.points.sweep import SweepConfig, grid_candidates, winner_take_all
+from diffdepth.points.sweep import grid_candidates, winner_take_all
 from diffdepth.types import MultiViewScene, PointSet
 
 
@@ -333,18 +334,6 @@ def cross_check(
         err = np.abs(rho_k[vi, ui] - inv_zk) * back.px_per_rho
         ok |= inside & (err <= max_error)
     return ok
-
-
-@dataclass(frozen=True)
-class SupportConfig:
-    """When a view supports a pixel's depth (see `photo_support`)."""
-
-    window: int = 7  # side of the adaptive-support window over which errors are averaged
-    gamma: float = 0.05  # colour scale of the support weights (as in the edge refinement)
-    shift: float = 3.0  # the depth is compared with depths that move the nearest view this many px
-    max_error: float = 0.08  # mean |colour difference| (0..1 images) at the pixel's depth
-    min_contrast: float = 0.005  # the shifted depths must cost at least this much more
-    min_views: int = 2  # supporting views needed (fewer when fewer views are selected)
 
 
 def photo_support(

@@ -19,31 +19,11 @@ the costs are its `subset_errors` over `one_sided_subsets`), points the existing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from diffdepth.config import SweepConfig
 from diffdepth.photo import LightFieldProblem, one_sided_subsets, subset_errors
 from diffdepth.types import PointSet
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    """Settings of the plane sweep and of the points it adds."""
-
-    step: float = 0.05  # disparity step of the sweep (px per view step)
-    window: int = 5  # side of the box over which per-pixel errors are averaged (odd)
-    exclude: float = 0.2  # the second-best minimum lies farther than this from the best
-    min_ratio: float = 1.1  # keep an estimate whose second-best cost >= this x its best cost
-    grid: int = 3  # candidate pixels every `grid` px in x and y
-    min_distance: float = 3.0  # candidates at least this far (px) from every existing point
-    max_levels: int = 256  # the step grows when the range would need more levels
-
-    def __post_init__(self) -> None:
-        if not self.step > 0 or self.window < 1 or self.window % 2 == 0:
-            raise ValueError("SweepConfig: step must be > 0 and window a positive odd number")
-        if self.grid < 1 or self.min_ratio < 1.0 or self.max_levels < 3:
-            raise ValueError("SweepConfig: grid >= 1, min_ratio >= 1 and max_levels >= 3")
 
 
 def sweep_levels(disp_range: tuple[float, float], config: SweepConfig) -> np.ndarray:

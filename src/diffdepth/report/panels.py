@@ -79,8 +79,10 @@ def panel_groups(res: ResultFolder) -> list[PanelGroup]:
             main.append(Panel(f"initial points ({len(res.points_xy):,})", rgb))
     if res.plain is not None:
         main.append(Panel("plain diffusion", viz.colorize(res.plain, lo, hi, cmap)))
-    optimised = bool(res.config.get("config", {}).get("optimize", True))
-    title = "result" if optimised else "result (plain diffusion, not optimised)"
+    cfg = res.config.get("config", {})
+    stages = ("optimize", "densify", "postfilter", "edge_refine")  # LightFieldConfig's switches
+    plain = not any(cfg.get(k, k == "optimize") for k in stages)
+    title = "result (plain diffusion, not optimised)" if plain else "result"
     main.append(Panel(title, viz.colorize(res.result, lo, hi, cmap)))
     if res.gt is not None:
         main.append(Panel("ground truth", viz.colorize(res.gt, lo, hi, cmap)))
