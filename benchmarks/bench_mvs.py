@@ -218,7 +218,7 @@ def synthetic_case(passes: int, iters: int) -> dict:
 def temple_case(passes: int, iters: int) -> dict | None:
     if not TEMPLE.exists():
         return None
-    from diffdepth.losses.multiview import reprojection_error
+    from diffdepth.metrics import reprojection_error
 
     scene = read_multiview(TEMPLE)
     t0 = time.perf_counter()

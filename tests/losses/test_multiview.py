@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from diffdepth.config import LossConfig
-from diffdepth.losses.multiview import MultiViewLoss, reprojection_error
+from diffdepth.losses.loss import reprojection_loss
+from diffdepth.losses.multiview import MultiViewLoss
 from diffdepth.synth.multiview import make_multiview
 from diffdepth.types import MultiViewScene
 
@@ -60,6 +61,7 @@ def test_true_depth_reproduces_colours_and_wins(synth):
     D = torch.as_tensor(1.0 / depths[0])
     l_true, parts, E = loss(D)
     assert E.shape == (120, 160) and parts["visible"] > 0.95
+    assert set(parts) == {"error", "ssim", "grad_reward", "smoothness", "total", "visible"}
     assert float(E.median()) < 0.01
     for s in (0.9, 1.1):
         l_wrong, _, E_wrong = loss(D * s)
@@ -136,12 +138,25 @@ def test_bad_arguments(synth):
         MultiViewLoss(0, scene)(torch.ones(5, 5))
 
 
-def test_reprojection_error(synth):
+def test_terms_are_the_one_assembly_of_the_warped_views(synth):
+    # the multi-view loss is reprojection_loss of its per-view errors, masks and warped views
     scene, depths = synth
-    good = reprojection_error(depths[0], 0, scene)
-    bad = reprojection_error(depths[0] * 1.1, 0, scene)
-    assert good < 1.5 and bad > 2 * good
-    rgb = reprojection_error(depths[0], 0, scene, views=[1, 2], space="rgb")
-    assert 0 < rgb < 0.02
-    with pytest.raises(ValueError):
-        reprojection_error(depths[0], 0, scene, space="xyz")
+    cfg = LossConfig.multi_view()
+    loss = MultiViewLoss(0, scene, cfg, views=[1, 2, 3])
+    D = torch.as_tensor(1.05 / depths[0]).requires_grad_()
+    got, parts, E = loss(D)
+    warped, masks = zip(*(loss.warp(D, k) for k in (1, 2, 3)))
+    W, M = torch.stack(warped), torch.stack(masks)
+    I_ref = loss.I_ref.to(D.dtype)
+    e = (I_ref[None] - W).abs().mean(1)
+    want, want_parts, want_E = reprojection_loss(e, M, D, loss._edge_w, cfg, W, I_ref)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(E, want_E)
+    assert parts["error"] == pytest.approx(float(E.mean()))
+    assert parts["grad_reward"] < 0 and parts["ssim"] > 0
+    assert parts["total"] == pytest.approx(
+        parts["error"]
+        + 0.01 * parts["grad_reward"]
+        + 0.05 * parts["smoothness"]
+        + 0.05 * parts["ssim"]
+    )

@@ -10,13 +10,13 @@ from diffdepth.losses.lightfield import (
     view_errors,
     warp_views,
 )
-from diffdepth.losses.loss import LightFieldLoss, masked_view_mean
-from diffdepth.losses.multiview import MultiViewLoss, reprojection_error
+from diffdepth.losses.loss import LightFieldLoss, masked_view_mean, reprojection_loss
+from diffdepth.losses.multiview import MultiViewLoss
 from diffdepth.losses.photometric import local_mean, ssim
 from diffdepth.losses.smoothness import (
     edge_aware_smoothness,
-    edge_weights,
     gradient_reward,
+    smoothness_weights,
     weighted_smoothness,
 )
 from diffdepth.losses.supervised import supervised_loss
@@ -28,13 +28,13 @@ __all__ = [
     "MultiViewLoss",
     "VGGConv1",
     "edge_aware_smoothness",
-    "edge_weights",
+    "smoothness_weights",
     "gradient_reward",
     "load_vgg16_conv1_weights",
     "local_mean",
     "masked_view_mean",
     "occlusion_masks",
-    "reprojection_error",
+    "reprojection_loss",
     "ssim",
     "supervised_loss",
     "view_errors",

@@ -1,4 +1,4 @@
-"""The self-supervised light-field loss (SPEC section 5).
+"""The self-supervised re-projection loss (SPEC section 5): one assembly for every scene kind.
 
     L = mean(E) + w_ssim (1 - SSIM) - w_g (mean|dx E| + mean|dy E|) + w_s E_S
     E(x, y) = sum_k M_k e_k / (sum_k M_k + eps),  e_k = mean_c |F(I_ref) - F(W_k[I_k])|
@@ -8,7 +8,9 @@
 
 with M_k the occlusion masks (recomputed every call, not differentiated), F the RGB image or
 the first VGG16 block, the SSIM term the masked mean over views of 1 - SSIM(I_ref, W_k[I_k])
-(RGB), and E_S the edge-aware smoothness of D guided by the reference image.
+(RGB), and E_S the edge-aware smoothness of D guided by the reference image.  A scene kind
+supplies (e_k, M_k, W_k[I_k]): `LightFieldLoss` here, `diffdepth.losses.multiview.MultiViewLoss`
+for calibrated photos; `reprojection_loss` combines the terms.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from diffdepth.losses.lightfield import (
     warp_views,
 )
 from diffdepth.losses.photometric import ssim
-from diffdepth.losses.smoothness import edge_weights, gradient_reward, weighted_smoothness
+from diffdepth.losses.smoothness import gradient_reward, smoothness_weights, weighted_smoothness
 from diffdepth.losses.vgg import VGGConv1
 from diffdepth.photo import LightFieldProblem
 
@@ -86,7 +88,7 @@ class LightFieldLoss:
         self.views = views.detach().to(ref.dtype).contiguous()
         self.offsets = torch.tensor(_offset_list(offsets, views.shape[0]), dtype=ref.dtype)
         self._ref_chw = self.ref.permute(2, 0, 1)  # [C, H, W] for the filters
-        self._wx, self._wy = edge_weights(self._ref_chw)
+        self._wx, self._wy = smoothness_weights(self._ref_chw)
         self._vgg = None
         self._ref_feat = None
         if self.config.distance == "vgg":
@@ -125,8 +127,7 @@ class LightFieldLoss:
         cfg = self.config
         if D.shape != self.ref.shape[:2]:
             raise ValueError(f"D must be [H, W] = {list(self.ref.shape[:2])}, got {list(D.shape)}")
-        M = self.masks(D).to(D.dtype)  # [K, H, W]
-        denom = M.sum(0) + cfg.eps  # [H, W]
+        M = self.masks(D)  # [K, H, W]
         warped = None
         if cfg.distance == "vgg" or cfg.w_ssim > 0:
             warped = warp_views(self.views, self.offsets, D).permute(0, 3, 1, 2)  # [K, 3, H, W]
@@ -136,17 +137,47 @@ class LightFieldLoss:
             e = (warped - self._ref_chw).abs().mean(dim=1)
         else:
             e = view_errors(self.ref, self.views, self.offsets, D)  # [K, H, W]
-        E = torch.einsum("khw,khw->hw", M, e) / denom  # [H, W]
-        Ew = E if cfg.edge_mask_jump <= 0 else E * depth_edge_weight(D, cfg)
-        err = Ew.mean()
-        reward = gradient_reward(Ew)
-        smooth = weighted_smoothness(D, self._wx, self._wy)
-        loss = err + cfg.w_g * reward + cfg.w_s * smooth
-        parts = {"error": err, "grad_reward": reward, "smoothness": smooth}
-        if cfg.w_ssim > 0:
-            dissim = 1 - ssim(warped, self._ref_chw[None], window=cfg.ssim_window)[:, 0]
-            s_term = (torch.einsum("khw,khw->hw", M, dissim) / denom).mean()
-            loss = loss + cfg.w_ssim * s_term
-            parts["ssim"] = s_term
-        parts["total"] = loss
-        return loss, {k: float(v.detach()) for k, v in parts.items()}, E.detach()
+        return reprojection_loss(e, M, D, (self._wx, self._wy), cfg, warped, self._ref_chw)
+
+
+def reprojection_loss(
+    errors: Tensor,
+    masks: Tensor,
+    D: Tensor,
+    smoothness_w: tuple[Tensor, Tensor],
+    config: LossConfig,
+    warped: Tensor | None = None,
+    ref: Tensor | None = None,
+) -> tuple[Tensor, dict[str, float], Tensor]:
+    """The re-projection loss of SPEC section 5 from what a scene kind supplies.
+
+    errors [K, H, W] per-view errors e_k, masks [K, H, W] visibility M_k (not differentiated),
+    D [H, W] the map, smoothness_w (wx, wy) of the reference image (`smoothness_weights`), and for
+    the SSIM term (``config.w_ssim`` > 0) the warped views [K, C, H, W] and the reference
+    [C, H, W].  With E = sum_k M_k e_k / (sum_k M_k + eps) and E_w = E times the depth-edge
+    weight (``config.edge_mask_jump`` > 0):
+
+        L = mean(E_w) + w_g gradient_reward(E_w) + w_s E_S(D) + w_ssim mean(masked 1 - SSIM)
+
+    Returns (L, parts, E): parts holds the float value of every unweighted term ("error",
+    "grad_reward" = -mean|grad E_w|, "smoothness", "ssim" when used) and "total"; E [H, W] is
+    detached.
+    """
+    cfg = config
+    E = masked_view_mean(errors, masks, cfg.eps)  # [H, W]
+    Ew = E if cfg.edge_mask_jump <= 0 else E * depth_edge_weight(D, cfg)
+    err = Ew.mean()
+    reward = gradient_reward(Ew)
+    wx, wy = smoothness_w
+    smooth = weighted_smoothness(D, wx.to(D.dtype), wy.to(D.dtype))
+    loss = err + cfg.w_g * reward + cfg.w_s * smooth
+    parts = {"error": err, "grad_reward": reward, "smoothness": smooth}
+    if cfg.w_ssim > 0:
+        if warped is None or ref is None:
+            raise ValueError("reprojection_loss: the SSIM term needs the warped views and ref")
+        dissim = 1 - ssim(warped, ref.to(D.dtype)[None], window=cfg.ssim_window)[:, 0]
+        s_term = masked_view_mean(dissim, masks, cfg.eps).mean()
+        loss = loss + cfg.w_ssim * s_term
+        parts["ssim"] = s_term
+    parts["total"] = loss
+    return loss, {k: float(v.detach()) for k, v in parts.items()}, E.detach()

@@ -8,12 +8,9 @@ projected with K_k. View k is sampled there bilinearly (pixel centres at integer
 outside image k, or where another reference pixel lands on the same pixel of view k nearer to it
 (a z-buffer on the depth in camera k, with a relative tolerance); the mask is not differentiated.
 
-Per-pixel error ``E = sum_k M_k mean_c |I_ref - W_k| / (sum_k M_k + eps)`` and the loss
-
-    L = mean(E) + w_ssim * mean(sum_k M_k (1 - SSIM_k) / (sum_k M_k + eps))
-        - w_grad * mean|grad E| + w_smooth * E_S(D, I_ref)
-
-with E_S the edge-aware smoothness ``mean(|dD/dx| exp(-mean_c |dI/dx|))`` + the same in y.
+The per-view errors e_k = mean_c |I_ref - W_k|, the masks and the warped views go to the one
+assembly of the terms, `diffdepth.losses.loss.reprojection_loss` (weights of `LossConfig`,
+preset `LossConfig.multi_view()`).
 """
 
 from __future__ import annotations
@@ -23,9 +20,9 @@ import torch
 from torch import Tensor
 
 from diffdepth.config import LossConfig
-from diffdepth.image import rgb_to_lab, sample_bilinear
-from diffdepth.losses.photometric import ssim
-from diffdepth.losses.smoothness import edge_weights, gradient_reward, weighted_smoothness
+from diffdepth.image import sample_bilinear
+from diffdepth.losses.loss import reprojection_loss
+from diffdepth.losses.smoothness import smoothness_weights
 
 
 def _image_tensor(img: np.ndarray, device) -> Tensor:
@@ -72,7 +69,7 @@ class MultiViewLoss:
         self.shape = scene.shape(self.ref)
         h, w = self.shape
         self.I_ref = _image_tensor(scene.images[self.ref], self.device)  # [3, H, W]
-        self._edge_w = edge_weights(self.I_ref)  # exp(-mean_c |dI|), x and y
+        self._edge_w = smoothness_weights(self.I_ref)  # exp(-mean_c |dI|), x and y
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         rays = np.stack([xs, ys, np.ones_like(xs)], -1) @ np.linalg.inv(scene.K[self.ref]).T
         self._rays = torch.as_tensor(rays, device=self.device)  # [H, W, 3], z = 1
@@ -129,7 +126,6 @@ class MultiViewLoss:
         return W, M
 
     def __call__(self, D: Tensor) -> tuple[Tensor, dict, Tensor]:
-        cfg = self.config
         if tuple(D.shape) != tuple(self.shape):
             raise ValueError(f"MultiViewLoss: D has shape {tuple(D.shape)}, expected {self.shape}")
         views = self.select_views()
@@ -138,62 +134,7 @@ class MultiViewLoss:
         warped, masks = zip(*(self.warp(D, k) for k in views))
         Wk = torch.stack(warped)  # [B, 3, H, W]
         Mk = torch.stack(masks)  # [B, H, W]
-        denom = Mk.sum(0) + cfg.eps
-        E = (Mk * (I_ref[None] - Wk).abs().mean(1)).sum(0) / denom  # [H, W]
-        photo = E.mean()
-        loss = photo
-        parts = {"photometric": float(photo.detach())}
-        if cfg.w_ssim:
-            s = ssim(Wk, I_ref[None])[:, 0]  # [B, H, W]
-            ssim_term = ((Mk * (1.0 - s)).sum(0) / denom).mean()
-            loss = loss + cfg.w_ssim * ssim_term
-            parts["ssim"] = float(ssim_term.detach())
-        if cfg.w_g:
-            grad = -gradient_reward(E)  # mean |grad E|
-            loss = loss - cfg.w_g * grad
-            parts["grad"] = float(grad.detach())
-        if cfg.w_s:
-            wx, wy = self._edge_w
-            smooth = weighted_smoothness(D, wx.to(D.dtype), wy.to(D.dtype))
-            loss = loss + cfg.w_s * smooth
-            parts["smooth"] = float(smooth.detach())
+        e = (I_ref[None] - Wk).abs().mean(1)  # [B, H, W]
+        loss, parts, E = reprojection_loss(e, Mk, D, self._edge_w, self.config, Wk, I_ref)
         parts["visible"] = float((Mk.sum(0) > 0).to(D.dtype).mean())
-        return loss, parts, E.detach()
-
-
-@torch.no_grad()
-def reprojection_error(
-    depth,
-    ref: int,
-    scene,
-    views: list[int] | None = None,
-    space: str = "lab",
-    occlusion_tol: float = 0.02,
-) -> float:
-    """Mean absolute colour difference between the reference and the other views warped into it.
-
-    depth: [H, W] depth of the reference view (numpy or tensor; not inverse depth)
-    views: which views (default: every other one); space: "lab" (CIE L*a*b*) or "rgb" (0..1)
-    The mean runs over every (view, pixel) pair where the pixel is visible in the view.
-    """
-    if space not in ("lab", "rgb"):
-        raise ValueError(f"reprojection_error: space must be 'lab' or 'rgb', got {space!r}")
-    depth = torch.as_tensor(np.asarray(depth), dtype=torch.float64)
-    cfg = LossConfig.multi_view(occlusion_tol=occlusion_tol)
-    warper = MultiViewLoss(ref, scene, cfg, views=views)
-    D = torch.where(depth > 0, 1.0 / depth, torch.zeros_like(depth))
-    ref_img = warper.I_ref.double()
-    if space == "lab":
-        ref_img = rgb_to_lab(ref_img)
-    total, count = 0.0, 0.0
-    for k in warper.views:
-        W, M = warper.warp(D, k)
-        M = M * (depth > 0) * torch.isfinite(depth)
-        if space == "lab":
-            W = rgb_to_lab(W)
-        err = (ref_img - W).abs().mean(0)
-        total += float((err * M).sum())
-        count += float(M.sum())
-    if count == 0:
-        raise ValueError("reprojection_error: no reference pixel is visible in any other view")
-    return total / count
+        return loss, parts, E

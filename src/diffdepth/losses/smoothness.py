@@ -25,7 +25,7 @@ def _batched(D: Tensor, image: Tensor) -> tuple[Tensor, Tensor]:
     return D, image
 
 
-def edge_weights(image: Tensor) -> tuple[Tensor, Tensor]:
+def smoothness_weights(image: Tensor) -> tuple[Tensor, Tensor]:
     """exp(-mean_c |dx I|) [B,1,H,W-1] and exp(-mean_c |dy I|) [B,1,H-1,W] of image [B,C,H,W]
     (or [C,H,W], then B = 1). Constant for a fixed image: compute once, reuse every step."""
     if image.dim() == 3:
@@ -37,7 +37,7 @@ def edge_weights(image: Tensor) -> tuple[Tensor, Tensor]:
 
 def weighted_smoothness(D: Tensor, wx: Tensor, wy: Tensor) -> Tensor:
     """mean(|dx D| wx) + mean(|dy D| wy) for D [H,W] or [B,1,H,W] and weights from
-    `edge_weights` (broadcast over B)."""
+    `smoothness_weights` (broadcast over B)."""
     if D.dim() == 2:
         D = D[None, None]
     sx = ((D[..., :, 1:] - D[..., :, :-1]).abs() * wx).mean()
@@ -52,7 +52,7 @@ def edge_aware_smoothness(D: Tensor, image: Tensor) -> Tensor:
     Returns a scalar. Depth may change freely across image edges, not in flat regions.
     """
     D, image = _batched(D, image)
-    wx, wy = edge_weights(image)
+    wx, wy = smoothness_weights(image)
     return weighted_smoothness(D, wx, wy)
 
 

@@ -1,6 +1,6 @@
 """Quality without ground truth: the re-projection error of the reference view (SPEC section 8).
 
-A light field is scored through the multi-view path (`diffdepth.losses.multiview.
+A light field is scored through the multi-view path (`diffdepth.metrics.reprojection.
 reprojection_error`), with its views written as pinhole cameras: the reference at the origin
 with ``K = I`` (focal length 1 px, principal point 0), view (r, c) at grid offset
 ``(u, v) = (c - c0, r - r0)`` translated by ``t = (-u, -v, 0)`` with its principal point at
@@ -63,7 +63,7 @@ def lightfield_reprojection_error(
     """Mean absolute Lab difference between the reference view and the ``views`` (default: the
     corner views) warped into it through ``disparity`` [H, W], over the pixels each view sees
     (occlusion by z-buffer). None for a light field of one view."""
-    from diffdepth.losses.multiview import reprojection_error
+    from diffdepth.metrics.reprojection import reprojection_error
 
     views = corner_views(lf.grid, lf.ref) if views is None else list(views)
     if not views:

@@ -35,7 +35,8 @@ import torch
 
 from diffdepth.config import MultiViewConfig, SupportConfig
 from diffdepth.io.errors import InputError
-from diffdepth.losses.multiview import MultiViewLoss, reprojection_error
+from diffdepth.losses.multiview import MultiViewLoss
+from diffdepth.metrics.reprojection import reprojection_error
 from diffdepth.optimize import History, optimize
 from diffdepth.pipeline.model import (
     build_model,
