@@ -50,31 +50,11 @@ def _coarse_shape(H: int, W: int) -> tuple[int, int]:
 
 def _dense_inverse(lam: Tensor, wx: Tensor, wy: Tensor) -> Tensor:
     """Inverse of the coarsest operator (float64), by Cholesky; pseudo-inverse if singular."""
-    H, W = lam.shape
-    n = H * W
-    idx = torch.arange(n, device=lam.device).reshape(H, W)
-    p = torch.cat([idx[:, :-1].reshape(-1), idx[:-1, :].reshape(-1)])
-    q = torch.cat([idx[:, 1:].reshape(-1), idx[1:, :].reshape(-1)])
-    w = torch.cat([wx.reshape(-1), wy.reshape(-1)])
-    A = torch.diag(op.degree(lam, wx, wy).reshape(-1))
-    A = A.index_put((p, q), -w, accumulate=True).index_put((q, p), -w, accumulate=True)
+    A = op.dense_operator(op.degree(lam, wx, wy), wx, wy)
     L, info = torch.linalg.cholesky_ex(A)
     if int(info) == 0:
         return torch.cholesky_inverse(L)
     return torch.linalg.pinv(A, hermitian=True)
-
-
-def _dense_matrix_np(lam, wx, wy, diag) -> np.ndarray:
-    """The coarsest operator as a dense float64 numpy matrix."""
-    H, W = lam.shape
-    idx = np.arange(H * W).reshape(H, W)
-    p = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
-    q = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
-    w = np.concatenate([wx.ravel(), wy.ravel()])
-    A = np.diag(diag.ravel())
-    A[p, q] -= w  # each (p, q) pair occurs once
-    A[q, p] -= w
-    return A
 
 
 class _Level:
@@ -214,7 +194,8 @@ class NumbaMultigrid:
             k.coarsen(lam, wx, wy, lamc, wxc, wyc)
             lam, wx, wy = lamc, wxc, wyc
         last = self.levels[-1]
-        self.coarse_chol = k.cholesky(_dense_matrix_np(last.lam, last.wx, last.wy, last.diag))
+        dense = op.dense_operator(*(torch.from_numpy(a) for a in (last.diag, last.wx, last.wy)))
+        self.coarse_chol = k.cholesky(dense.numpy())
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
         lev = self.levels[0]

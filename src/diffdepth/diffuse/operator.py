@@ -117,36 +117,39 @@ def apply_operator(x: Tensor, lam: Tensor, theta: Tensor) -> Tensor:
     return degree(lam, wx, wy) * x - neighbour_sum(x, wx, wy)
 
 
-def assemble_scipy(lam: np.ndarray, theta: np.ndarray) -> sp.csr_matrix:
-    """A = diag(lam) + L_w as a SciPy CSR matrix over the row-major flattened grid."""
-    lam = np.asarray(lam, dtype=np.float64)
-    theta = np.asarray(theta, dtype=np.float64)
-    H, W = lam.shape
+def grid_pairs(H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 4-neighbour pairs (p, q) of the row-major flattened grid, int64 [E] each: first the
+    x-edges in the order of ``wx``, then the y-edges in the order of ``wy``."""
     idx = np.arange(H * W).reshape(H, W)
-    wx = 0.5 * (theta[:, :-1] + theta[:, 1:])
-    wy = 0.5 * (theta[:-1, :] + theta[1:, :])
     p = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
     q = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
-    w = np.concatenate([wx.ravel(), wy.ravel()])
-    diag = lam.ravel().copy()
-    np.add.at(diag, p, w)
-    np.add.at(diag, q, w)
-    rows = np.concatenate([np.arange(H * W), p, q])
-    cols = np.concatenate([np.arange(H * W), q, p])
-    vals = np.concatenate([diag, -w, -w])
-    return sp.csr_matrix((vals, (rows, cols)), shape=(H * W, H * W))
+    return p, q
+
+
+def dense_operator(diag: Tensor, wx: Tensor, wy: Tensor) -> Tensor:
+    """A = diag(diag) - the weights of every pair, dense ``[H*W, H*W]``, differentiable."""
+    H, W = diag.shape
+    p, q = (torch.from_numpy(a).to(diag.device) for a in grid_pairs(H, W))
+    w = torch.cat([wx.reshape(-1), wy.reshape(-1)])
+    A = torch.diag(diag.reshape(-1))
+    return A.index_put((p, q), -w, accumulate=True).index_put((q, p), -w, accumulate=True)
 
 
 def assemble_dense(lam: Tensor, theta: Tensor) -> Tensor:
     """A as a dense ``[H*W, H*W]`` torch matrix, differentiable w.r.t. lam and theta."""
-    H, W = lam.shape
-    n = H * W
-    idx = torch.arange(n, device=lam.device).reshape(H, W)
     wx, wy = edge_weights(theta)
-    p = torch.cat([idx[:, :-1].reshape(-1), idx[:-1, :].reshape(-1)])
-    q = torch.cat([idx[:, 1:].reshape(-1), idx[1:, :].reshape(-1)])
-    w = torch.cat([wx.reshape(-1), wy.reshape(-1)])
-    A = torch.diag(degree(lam, wx, wy).reshape(-1))
-    A = A.index_put((p, q), -w, accumulate=True)
-    A = A.index_put((q, p), -w, accumulate=True)
-    return A
+    return dense_operator(degree(lam, wx, wy), wx, wy)
+
+
+def assemble_scipy(lam: np.ndarray, theta: np.ndarray) -> sp.csr_matrix:
+    """A = diag(lam) + L_w as a SciPy CSR matrix over the row-major flattened grid."""
+    lam_t = torch.as_tensor(np.asarray(lam, dtype=np.float64))
+    wx, wy = edge_weights(torch.as_tensor(np.asarray(theta, dtype=np.float64)))
+    diag = degree(lam_t, wx, wy).numpy().ravel()
+    p, q = grid_pairs(*lam_t.shape)
+    w = np.concatenate([wx.numpy().ravel(), wy.numpy().ravel()])
+    n = len(diag)
+    rows = np.concatenate([np.arange(n), p, q])
+    cols = np.concatenate([np.arange(n), q, p])
+    vals = np.concatenate([diag, -w, -w])
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
