@@ -85,8 +85,8 @@ def sample_bilinear(
 
     images [n, H, W, C]; x, y float tensors of one shape [...]; index long [...] (which image,
     broadcast against x) or None (image 0).  Returns the samples [..., C] and inside bool [...]
-    (the module's inside rule; outside, the coordinates are clamped to the border).
-    Differentiable w.r.t. images, x and y (autograd).
+    (the module's inside rule; outside, the coordinates are clamped to the border), in the
+    images' dtype.  Differentiable w.r.t. images, x and y (autograd).
     """
     n, h, w, c = images.shape
     inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
@@ -94,8 +94,8 @@ def sample_bilinear(
     y = y.clamp(0, h - 1)
     x0 = x.detach().floor().clamp(max=w - 2) if w > 1 else x.detach().floor()
     y0 = y.detach().floor().clamp(max=h - 2) if h > 1 else y.detach().floor()
-    fx = (x - x0).unsqueeze(-1)
-    fy = (y - y0).unsqueeze(-1)
+    fx = (x - x0).unsqueeze(-1).to(images.dtype)
+    fy = (y - y0).unsqueeze(-1).to(images.dtype)
     x0 = x0.long()
     y0 = y0.long()
     x1 = (x0 + 1).clamp(max=w - 1)

@@ -1,8 +1,15 @@
 import numpy as np
 import pytest
+import torch
 
-from diffdepth.io.colmap import bilinear_sample
+from diffdepth.image import sample_bilinear
 from diffdepth.synth.multiview import make_multiview
+
+
+def bilinear_sample(img, x, y):
+    """img [H, W, C] sampled at float positions x, y (numpy), border pixels repeated."""
+    out, _ = sample_bilinear(torch.from_numpy(img)[None], torch.from_numpy(x), torch.from_numpy(y))
+    return out.numpy()
 
 
 @pytest.fixture(scope="module")

@@ -49,22 +49,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from diffdepth.io.colmap import read_colmap_model, write_colmap_model
+from diffdepth.io.colmap import pycolmap_module, read_colmap_model, write_colmap_model
 from diffdepth.io.errors import InputError
 from diffdepth.types import MultiViewScene, PointSet
 
 logger = logging.getLogger(__name__)
 
 
-def _pycolmap():
-    try:
-        import pycolmap
-    except ImportError:
-        raise ImportError(
-            "sparse points from images need pycolmap, which is not installed: "
-            "pip install diffdepth[mvs]"
-        ) from None
-    return pycolmap
+@contextmanager
+def _workdir(workdir: str | Path | None) -> Iterator[Path]:
+    """``workdir`` as a Path, or a temporary folder removed afterwards when it is None."""
+    if workdir is not None:
+        yield Path(workdir)
+        return
+    with tempfile.TemporaryDirectory(prefix="diffdepth-colmap-") as tmp:
+        yield Path(tmp)
 
 
 @contextmanager
@@ -216,7 +215,7 @@ def sparse_points(
                         the largest focal length (narrow baselines; see the module docstring)
     min_matches:        pairs with fewer verified matches are left out
     """
-    pycolmap = _pycolmap()
+    pycolmap = pycolmap_module("matching and triangulating sparse points")
     with colmap_log(pycolmap, verbose):
         return _sparse_points(
             pycolmap, scene, max_features, workdir, max_epipolar_error, min_disparity, min_matches
@@ -236,12 +235,7 @@ def _sparse_points(
         raise InputError(
             f"{scene.source or 'scene'}: expected at least 2 images, found {len(scene)}"
         )
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="diffdepth-colmap-")
-        workdir = tmp.name
-    workdir = Path(workdir)
-    try:
+    with _workdir(workdir) as workdir:
         t0 = time.perf_counter()
         image_dir = workdir / "images"
         names = _write_images(scene, image_dir)
@@ -292,9 +286,6 @@ def _sparse_points(
             f"colmap: features {t1 - t0:.1f} s, matching {t2 - t1:.1f} s, "
             f"triangulation {t3 - t2:.1f} s, {n_points} points; verified matches: {pairs}"
         )
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     if tri.points3d is None or len(tri.points3d) == 0:
         best = max(verified.values(), default=0)
         raise InputError(
@@ -326,7 +317,7 @@ def reconstruct(
     Returns the largest reconstruction as a MultiViewScene (images COLMAP could not register are
     left out).
     """
-    pycolmap = _pycolmap()
+    pycolmap = pycolmap_module("matching and triangulating sparse points")
     with colmap_log(pycolmap, verbose):
         return _reconstruct(pycolmap, Path(image_dir), names, max_features, workdir)
 
@@ -338,12 +329,7 @@ def _reconstruct(pycolmap, image_dir: Path, names, max_features: int, workdir) -
         names = sorted(p.name for p in image_dir.iterdir() if p.suffix.lower() in exts)
     if len(names) < 2:
         raise InputError(f"{image_dir}: expected at least 2 images, found {len(names)}")
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="diffdepth-colmap-")
-        workdir = tmp.name
-    workdir = Path(workdir)
-    try:
+    with _workdir(workdir) as workdir:
         db_path = workdir / "database.db"
         if db_path.exists():
             db_path.unlink()
@@ -359,9 +345,6 @@ def _reconstruct(pycolmap, image_dir: Path, names, max_features: int, workdir) -
         model.mkdir(exist_ok=True)
         best.write(model)
         scene = read_colmap_model(model, image_dir, require_points=True)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     return scene
 
 
