@@ -1,10 +1,23 @@
-"""Shared fixtures: the real scenes in ../shared/data (tests skip with a reason when absent)."""
+"""Shared fixtures: the real scenes in ../shared/data (tests skip with a reason when absent).
+
+Every test that takes a real scene is marked ``slow`` here, so none can forget it: ``pytest -m
+"not slow"`` runs the synthetic tests alone, a plain ``pytest`` (and ``.ci/run``) runs them all.
+"""
 
 from pathlib import Path
 
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+#: the fixtures below: a test that takes one of them runs on a real scene
+REAL_SCENES = ("antinous", "lytro_2067", "tsukuba", "temple")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if set(REAL_SCENES) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def shared_scene(*parts: str) -> Path:

@@ -197,12 +197,33 @@ def test_tsukuba_single_row_wide_baseline(tsukuba):
 
 
 def test_lytro_real_capture(lytro_2067):
+    from diffdepth.photo import LightFieldProblem, subset_errors
+
     lf = read_lightfield(lytro_2067)
     pts = detect_epi_points(lf.views, lf.ref, None)
     assert len(pts) > 10_000
     assert np.all(np.isfinite(pts.value))
     lo, hi = np.percentile(pts.value, [1, 99])
     assert -3.0 < lo < hi < 3.0
+    # no ground truth: the disparities must be photo-consistent across the crosshair views,
+    # far more than the same values shuffled among the points, or a fronto-parallel plane
+    problem = LightFieldProblem.from_lightfield(lf)
+    h, w = problem.shape
+    x = np.clip(np.round(pts.xy[:, 0]).astype(int), 0, w - 1)
+    y = np.clip(np.round(pts.xy[:, 1]).astype(int), 0, h - 1)
+    need = np.zeros((h, w), bool)
+    need[y, x] = True
+    every_view = np.ones((1, len(problem)), bool)
+
+    def median_error(values):
+        D = np.zeros((h, w))
+        D[y, x] = values
+        e = subset_errors(problem.ref, problem.views, problem.offsets, every_view, D, need)[0]
+        return np.median(e[y, x])
+
+    found = median_error(pts.value)
+    shuffled = median_error(np.random.default_rng(0).permutation(pts.value))
+    assert found < 0.7 * shuffled and found < 0.7 * median_error(np.zeros(len(pts)))
 
 
 def test_consistency_check_drops_isolated_wrong_disparities():

@@ -84,16 +84,36 @@ def test_large_images_match_reference_on_crops(make_points, n, shape, crops):
 TOL32 = {"rtol": 1e-5, "atol": 1e-5}
 
 
-def test_500k_points_backward_runs(make_points):
+def test_500k_points_backward_matches_reference_on_crops(make_points):
     shape = (512, 512)
     xy, value, weight, depth = make_points(500_000, shape, seed=8, dtype=torch.float32)
-    leaves = [t.clone().requires_grad_() for t in (xy, value, weight)]
-    S, lam = splat(*leaves, depth, shape)
-    (S.sum() + lam.sum()).backward()
-    for t in leaves:
-        assert t.grad.shape == t.shape and torch.isfinite(t.grad).all()
+    gen = torch.Generator().manual_seed(4)
+    g_s = torch.randn(shape, generator=gen)
+    g_l = torch.randn(shape, generator=gen)
+    _, _, *grads = _vjp(xy, value, weight, depth, shape, "numba", g_s, g_l)
+    for top, left, h, w in [(0, 0, 14, 14), (498, 498, 14, 14), (250, 100, 12, 12)]:
+        # the points whose whole 7x7 window lies in the crop get their full gradient from the
+        # crop's pixels: the reference on the crop, from every point that reaches it, gives it
+        near = (
+            (xy[:, 0] > left - 4.5)
+            & (xy[:, 0] < left + w + 3.5)
+            & (xy[:, 1] > top - 4.5)
+            & (xy[:, 1] < top + h + 3.5)
+        )
+        shift = torch.tensor([left, top], dtype=F64)
+        leaves = [(xy[near].double() - shift), value[near].double(), weight[near].double()]
+        leaves = [t.clone().requires_grad_() for t in leaves]
+        S, lam = splat_reference(*leaves, depth[near].double(), (h, w))
+        crop = (slice(top, top + h), slice(left, left + w))
+        loss = (S * g_s[crop].double()).sum() + (lam * g_l[crop].double()).sum()
+        want = torch.autograd.grad(loss, leaves)
+        c = torch.round(leaves[0].detach())
+        inner = (c[:, 0] >= 3) & (c[:, 0] <= w - 4) & (c[:, 1] >= 3) & (c[:, 1] <= h - 4)
+        assert inner.sum() > 30
+        for g, wnt in zip(grads, want):
+            torch.testing.assert_close(g[near][inner].double(), wnt[inner], rtol=1e-4, atol=1e-5)
     # points far behind others get (almost) no gradient: occlusion is effective
-    assert (leaves[1].grad.abs() < 1e-6).float().mean() > 0.5
+    assert (grads[1].abs() < 1e-6).float().mean() > 0.5
 
 
 @pytest.mark.cuda
