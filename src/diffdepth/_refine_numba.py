@@ -41,15 +41,10 @@ def aggregate_min(costs, weights, py, px, radius, out):  # pragma: no cover - co
         for s in range(S):
             t = 0.0
             ws = 0.0
-            for dy in range(-radius, radius + 1):
-                yy = y + dy
-                if yy < 0 or yy >= H:
-                    continue
-                for dx in range(-radius, radius + 1):
-                    xx = x + dx
-                    if xx < 0 or xx >= W:
-                        continue
-                    w = weights[m, (dy + radius) * n + dx + radius]
+            for yy in range(max(0, y - radius), min(H, y + radius + 1)):
+                row = (yy - y + radius) * n + radius - x
+                for xx in range(max(0, x - radius), min(W, x + radius + 1)):
+                    w = weights[m, row + xx]
                     t += w * costs[s, yy, xx]
                     ws += w
             t /= ws

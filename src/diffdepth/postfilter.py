@@ -25,14 +25,10 @@ def _weighted_median(D, image, radius, inv2sc2, inv2ss2, out):  # pragma: no cov
         wts = np.empty(n)
         for x in range(W):
             m = 0
-            for dy in range(-radius, radius + 1):
-                yy = y + dy
-                if yy < 0 or yy >= H:
-                    continue
-                for dx in range(-radius, radius + 1):
-                    xx = x + dx
-                    if xx < 0 or xx >= W:
-                        continue
+            for yy in range(max(0, y - radius), min(H, y + radius + 1)):
+                dy = yy - y
+                for xx in range(max(0, x - radius), min(W, x + radius + 1)):
+                    dx = xx - x
                     dc = 0.0
                     for c in range(C):
                         t = image[y, x, c] - image[yy, xx, c]

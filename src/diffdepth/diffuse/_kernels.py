@@ -11,6 +11,22 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _add_neighbours(s, x, wx, wy, i, j, sign):  # pragma: no cover - compiled
+    """s + sign * sum_q w_pq x_q over the 4-neighbours q of pixel p = (i, j), in the order
+    left, right, up, down (sign = -1: subtracted one by one, exactly as s -= w x)."""
+    H, W = x.shape
+    if j > 0:
+        s += sign * (wx[i, j - 1] * x[i, j - 1])
+    if j < W - 1:
+        s += sign * (wx[i, j] * x[i, j + 1])
+    if i > 0:
+        s += sign * (wy[i - 1, j] * x[i - 1, j])
+    if i < H - 1:
+        s += sign * (wy[i, j] * x[i + 1, j])
+    return s
+
+
 @njit(cache=True, nogil=True)
 def gs_colour(x, b, wx, wy, invd, colour):  # pragma: no cover - compiled
     """One Gauss-Seidel half sweep: update pixels with (i + j) % 2 == colour, in place."""
@@ -18,14 +34,7 @@ def gs_colour(x, b, wx, wy, invd, colour):  # pragma: no cover - compiled
     for i in range(H):
         for j in range((i + colour) & 1, W, 2):
             s = b[i, j]
-            if j > 0:
-                s += wx[i, j - 1] * x[i, j - 1]
-            if j < W - 1:
-                s += wx[i, j] * x[i, j + 1]
-            if i > 0:
-                s += wy[i - 1, j] * x[i - 1, j]
-            if i < H - 1:
-                s += wy[i, j] * x[i + 1, j]
+            s = _add_neighbours(s, x, wx, wy, i, j, 1.0)
             x[i, j] = s * invd[i, j]
 
 
@@ -49,14 +58,7 @@ def residual_restrict(x, b, wx, wy, diag, rc):  # pragma: no cover - compiled
     for i in range(H):
         for j in range(W):
             s = b[i, j] - diag[i, j] * x[i, j]
-            if j > 0:
-                s += wx[i, j - 1] * x[i, j - 1]
-            if j < W - 1:
-                s += wx[i, j] * x[i, j + 1]
-            if i > 0:
-                s += wy[i - 1, j] * x[i - 1, j]
-            if i < H - 1:
-                s += wy[i, j] * x[i + 1, j]
+            s = _add_neighbours(s, x, wx, wy, i, j, 1.0)
             rc[i >> 1, j >> 1] += s
 
 
@@ -76,14 +78,7 @@ def matvec(x, wx, wy, diag, out):  # pragma: no cover - compiled
     for i in range(H):
         for j in range(W):
             s = diag[i, j] * x[i, j]
-            if j > 0:
-                s -= wx[i, j - 1] * x[i, j - 1]
-            if j < W - 1:
-                s -= wx[i, j] * x[i, j + 1]
-            if i > 0:
-                s -= wy[i - 1, j] * x[i - 1, j]
-            if i < H - 1:
-                s -= wy[i, j] * x[i + 1, j]
+            s = _add_neighbours(s, x, wx, wy, i, j, -1.0)
             out[i, j] = s
 
 
@@ -270,14 +265,7 @@ def residual_norm(b, x, wx, wy, diag, r):  # pragma: no cover - compiled
     for i in range(H):
         for j in range(W):
             s = b[i, j] - diag[i, j] * x[i, j]
-            if j > 0:
-                s += wx[i, j - 1] * x[i, j - 1]
-            if j < W - 1:
-                s += wx[i, j] * x[i, j + 1]
-            if i > 0:
-                s += wy[i - 1, j] * x[i - 1, j]
-            if i < H - 1:
-                s += wy[i, j] * x[i + 1, j]
+            s = _add_neighbours(s, x, wx, wy, i, j, 1.0)
             r[i, j] = s
             rr += s * s
     return rr

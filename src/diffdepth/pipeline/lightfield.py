@@ -40,12 +40,7 @@ from diffdepth.pipeline.model import (
     plain_model,
     validate_points,
 )
-from diffdepth.pipeline.outputs import (
-    peak_rss_mib,
-    software_versions,
-    staged_outputs,
-    write_loss_csv,
-)
+from diffdepth.pipeline.outputs import peak_rss_mib, staged_outputs, write_run_record
 from diffdepth.types import LightField, PointSet
 
 #: the stages of a light-field run, in order (their times are ``timings[stage + "_s"]``)
@@ -276,7 +271,7 @@ def write_lightfield_outputs(
     """Write every output file into ``out_dir`` (staged: all files or none appear), the report
     (report.html, summary.png) last."""
     from diffdepth import viz
-    from diffdepth.io import write_pfm, write_points_csv
+    from diffdepth.io import write_pfm
     from diffdepth.metrics import badpix_map
     from diffdepth.report import write_report
 
@@ -291,12 +286,7 @@ def write_lightfield_outputs(
             write_pfm(stage / "disparity_plain.pfm", plain)
             viz.save_map_png(stage / "disparity_plain.png", plain, lo, hi)
         viz.save_image_png(stage / "reference.png", lf.ref_view)
-        write_points_csv(stage / "points_initial.csv", result.points_initial)
-        write_points_csv(stage / "points_final.csv", result.points_final)
-        viz.save_loss_png(stage / "loss.png", result.history.loss, result.history.group)
         info = {
-            "config": result.config.to_dict(),
-            "timings": result.timings,
             "scene": lf.name,
             "grid": list(lf.grid),
             "reference_view": list(lf.ref),
@@ -304,11 +294,9 @@ def write_lightfield_outputs(
             "points_initial": len(result.points_initial),
             "points_added": result.points_added,
             "pixels_refined": result.pixels_refined,
-            "versions": software_versions(),
+            **(extra or {}),
         }
-        if extra:
-            info.update(extra)
-        (stage / "config.json").write_text(json.dumps(info, indent=2, default=str))
+        write_run_record(stage, result, "disparity", info)
         (stage / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
         if lf.gt is not None:
             write_pfm(stage / "gt.pfm", lf.gt)
@@ -321,5 +309,4 @@ def write_lightfield_outputs(
                 0.07,
                 result.metrics.get("badpix_0.07"),
             )
-        write_loss_csv(stage / "loss.csv", result.history)
         write_report(stage)

@@ -45,12 +45,7 @@ from diffdepth.pipeline.model import (
     plain_model,
     validate_points,
 )
-from diffdepth.pipeline.outputs import (
-    peak_rss_mib,
-    software_versions,
-    staged_outputs,
-    write_loss_csv,
-)
+from diffdepth.pipeline.outputs import peak_rss_mib, staged_outputs, write_run_record
 from diffdepth.types import MultiViewScene, PointSet
 
 
@@ -359,7 +354,7 @@ def write_multiview_outputs(result: MultiViewResult, scene: MultiViewScene, out_
     points.ply (valid pixels with normals and confidence), point CSVs, loss, config, metrics;
     the report (report.html, summary.png) last."""
     from diffdepth import viz
-    from diffdepth.io import write_pfm, write_points_csv
+    from diffdepth.io import write_pfm
     from diffdepth.io.depth_formats import write_colmap_depth, write_depth_png16, write_ply
     from diffdepth.report import write_report
 
@@ -387,20 +382,9 @@ def write_multiview_outputs(result: MultiViewResult, scene: MultiViewScene, out_
         xyz, rgb, (rows, cols) = depth_to_points(scene, result.ref, result.depth, mask)
         normals = depth_normals(scene, result.ref, result.depth)[rows, cols]
         write_ply(stage / "points.ply", xyz, rgb, np.nan_to_num(normals), conf[rows, cols])
-        write_points_csv(stage / "points_initial.csv", result.points_initial, "inverse_depth")
-        write_points_csv(stage / "points_final.csv", result.points_final, "inverse_depth")
-        write_loss_csv(stage / "loss.csv", result.history)
-        viz.save_loss_png(stage / "loss.png", result.history.loss, result.history.group)
         outputs = {"depth_u16_png_scale": png_scale, "depth_u16_png": "depth = value / scale"}
-        info = {
-            "config": result.config.to_dict(),
-            "timings": result.timings,
-            "scene": scene.source,
-            "reference": result.name,
-            "versions": software_versions(),
-            "outputs": outputs,
-        }
-        (stage / "config.json").write_text(json.dumps(info, indent=2, default=str))
+        info = {"scene": scene.source, "reference": result.name, "outputs": outputs}
+        write_run_record(stage, result, "inverse_depth", info)
         metrics = {**result.metrics, "depth_u16_png_scale": png_scale}
         (stage / "metrics.json").write_text(json.dumps(metrics, indent=2))
         write_report(stage)

@@ -7,6 +7,7 @@ interrupted run leaves no half-written file and no partial set of new files.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -100,3 +101,20 @@ def write_loss_csv(path: Path, history: History) -> None:
         row += [f"{parts.get(k, float('nan')):.8g}" for k in keys]
         lines.append(",".join(row))
     path.write_text("\n".join(lines) + "\n")
+
+
+def write_run_record(stage: Path, result, value_name: str, info: dict) -> None:
+    """The files of every run in the folder ``stage``: points_initial.csv and points_final.csv
+    (``value_name`` names the label column), loss.csv and loss.png, and config.json (the
+    run's config and timings, then ``info``, then the software versions).  ``result`` is a
+    light-field or multi-view result."""
+    from diffdepth import viz
+    from diffdepth.io import write_points_csv
+
+    write_points_csv(stage / "points_initial.csv", result.points_initial, value_name)
+    write_points_csv(stage / "points_final.csv", result.points_final, value_name)
+    write_loss_csv(stage / "loss.csv", result.history)
+    viz.save_loss_png(stage / "loss.png", result.history.loss, result.history.group)
+    record = {"config": result.config.to_dict(), "timings": result.timings, **info}
+    record["versions"] = software_versions()
+    (stage / "config.json").write_text(json.dumps(record, indent=2, default=str))

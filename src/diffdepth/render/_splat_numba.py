@@ -64,6 +64,19 @@ def _centres(pts, height, width):
     return cx, cy
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _band_window(cx, cy, k, r0, r1, width):  # pragma: no cover - compiled
+    """(inside, xc, yc, qx0, qx1, qy0, qy1): point k's window centre and its pixel columns
+    qx0..qx1 and rows qy0..qy1 within image rows r0..r1 - 1; inside False when none."""
+    xc = cx[k]
+    yc = cy[k]
+    qx0 = max(xc - _R, 0)
+    qx1 = min(xc + _R, width - 1)
+    qy0 = max(yc - _R, r0)
+    qy1 = min(yc + _R, r1 - 1)
+    return qx0 <= qx1 and qy0 <= qy1, xc, yc, qx0, qx1, qy0, qy1
+
+
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def splat_forward(pts, height, width, bands):
     """Forward pass.
@@ -87,16 +100,9 @@ def splat_forward(pts, height, width, bands):
         gxs = np.empty(_WIN)
         dx2s = np.empty(_WIN)
         for k in range(n):
-            yc = cy[k]
-            if yc + _R < r0 or yc - _R >= r1:
+            inside, xc, yc, qx0, qx1, qy0, qy1 = _band_window(cx, cy, k, r0, r1, width)
+            if not inside:
                 continue
-            xc = cx[k]
-            qx0 = max(xc - _R, 0)
-            qx1 = min(xc + _R, width - 1)
-            if qx0 > qx1:
-                continue
-            qy0 = max(yc - _R, r0)
-            qy1 = min(yc + _R, r1 - 1)
             x = pts[k, 0]
             y = pts[k, 1]
             d = pts[k, 2]
@@ -159,16 +165,9 @@ def splat_backward(pts, fwd, frag, grad_s, grad_lam, height, width, bands):
         gxs = np.empty(_WIN)
         dxs = np.empty(_WIN)
         for k in range(n):
-            yc = cy[k]
-            if yc + _R < r0 or yc - _R >= r1:
+            inside, xc, yc, qx0, qx1, qy0, qy1 = _band_window(cx, cy, k, r0, r1, width)
+            if not inside:
                 continue
-            xc = cx[k]
-            qx0 = max(xc - _R, 0)
-            qx1 = min(xc + _R, width - 1)
-            if qx0 > qx1:
-                continue
-            qy0 = max(yc - _R, r0)
-            qy1 = min(yc + _R, r1 - 1)
             # slot 0 when this band holds the first image row of the window
             slot = 0 if qy0 == max(yc - _R, 0) else 1
             x = pts[k, 0]
