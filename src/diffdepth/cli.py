@@ -198,29 +198,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _schedule(optim, args):
-    """The optimiser config with --passes and --iters applied."""
+def _config(kind, args):
+    """A run kind's config of the flags every kind has: its preset (--plain or the default),
+    then --no-optimize, --device, --seed, --passes and --iters."""
+    base = kind.plain() if args.plain else kind.default()
+    optim = base.optim
     if args.passes is not None:
         optim = optim.replace(passes=args.passes)
     if args.iters is not None:
         optim = optim.replace(iters_per_phase=args.iters)
-    return optim
+    return base.replace(
+        optimize=base.optimize and not args.no_optimize,
+        device=args.device,
+        seed=args.seed,
+        optim=optim,
+    )
 
 
 def _run_config(args):
-    """The light-field config of the flags: a preset (--plain or the default), then the flags."""
+    """The light-field config of the flags."""
     from diffdepth.config import LightFieldConfig
 
-    base = LightFieldConfig.plain() if args.plain else LightFieldConfig.default()
-    return base.replace(
-        optimize=base.optimize and not args.no_optimize,
+    config = _config(LightFieldConfig, args)
+    return config.replace(
         supervised=args.supervised,
         views=args.views,
-        device=args.device,
-        seed=args.seed,
-        optim=_schedule(base.optim, args),
-        loss=base.loss.replace(distance=args.distance),
-        edge_refine=base.edge_refine and not args.no_refine,
+        loss=config.loss.replace(distance=args.distance),
+        edge_refine=config.edge_refine and not args.no_refine,
     )
 
 
@@ -268,16 +272,10 @@ def cmd_run(args) -> int:
 
 
 def _multiview_config(args):
-    """The multi-view config of the flags: a preset (--plain or the default), then the flags."""
+    """The multi-view config of the flags."""
     from diffdepth.config import MultiViewConfig
 
-    base = MultiViewConfig.plain() if args.plain else MultiViewConfig.default()
-    return base.replace(
-        optimize=base.optimize and not args.no_optimize,
-        device=args.device,
-        seed=args.seed,
-        optim=_schedule(base.optim, args),
-    )
+    return _config(MultiViewConfig, args)
 
 
 def _light_field_flags(args) -> str | None:
