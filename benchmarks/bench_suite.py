@@ -4,13 +4,14 @@ the synthetic scenes of :mod:`diffdepth.synth.scenes`; every map scored by the s
 
     python -m benchmarks.bench_suite                       # everything -> results/suite.{md,json}
     python -m benchmarks.bench_suite --quick --scenes thin,dots     # one pass: results/suite_quick
-    python -m benchmarks.bench_suite --set optim.passes=3 --set median_radius=2 --tag try1
+    python -m benchmarks.bench_suite --set optim.passes=3 --set median.radius=2 --tag try1
     python -m benchmarks.bench_suite --scenes antinous --variants default,plain --merge
 
 Options: ``--scenes a,b`` and ``--variants a,b`` (defaults: all; see SCENES and VARIANTS),
-``--set KEY=VALUE`` (repeatable) overrides a field of the RunConfig that every diffdepth variant
-starts from (dotted for the nested configs: ``optim.passes``, ``loss.distance``,
-``sweep.step``, ``refine.window``; ``epi.FIELD`` sets the EPI detector's EPIConfig), ``--quick``
+``--set KEY=VALUE`` (repeatable) overrides a field of the LightFieldConfig that every diffdepth
+variant starts from (dotted for the nested configs: ``optim.passes``, ``loss.distance``,
+``model.order``, ``sweep.step``, ``refine.window``, ``median.radius``; ``epi.FIELD`` sets the EPI
+detector's EPIConfig), ``--quick``
 is ``--set optim.passes=1`` for iterating (stored under the tag 'quick' unless ``--tag`` says
 otherwise), ``--tag NAME`` stores the run as results/suite_NAME.*, ``--merge`` keeps the rows of
 the stored run with the same tag that this run does not redo.
@@ -18,8 +19,9 @@ the stored run with the same tag that this run does not redo.
 How it runs. Each scene's EPI points are detected once and given to every diffdepth variant
 (the same call ``diffdepth run`` makes). Variants that differ only after the optimisation (the
 post-filter, the edge refinement) share one run: the map before post-processing is computed once
-per distinct configuration and ``pipeline.lightfield.postprocess`` (the function the pipeline
-calls) finishes it for each variant, which gives the same map as a separate run. A variant's
+per distinct configuration and ``pipeline.lightfield.postprocess`` (the post-filter and
+refinement stages as the pipeline runs them) finishes it for each variant, which gives the same
+map as a separate run. A variant's
 wall time is its points + its shared run + its own post-processing.
 Accuracy does not depend on the machine's load; the wall times do.
 """
@@ -43,13 +45,15 @@ from scipy import ndimage
 from benchmarks._machine import add_provenance_flag, machine_info, provenance
 from benchmarks._runs import SHARED, score
 from benchmarks.baselines import sgbm_disparity, structure_tensor_disparity
+from diffdepth.config import EPIConfig, LightFieldConfig
 from diffdepth.io import read_lightfield, write_pfm
-from diffdepth.io.lightfield import LightField
-from diffdepth.pipeline import RunConfig, run_lightfield
-from diffdepth.pipeline.lightfield import postprocess
-from diffdepth.points.epi import EPIConfig, detect_epi_points
+from diffdepth.photo import LightFieldProblem
+from diffdepth.pipeline import run_lightfield
+from diffdepth.pipeline.lightfield import plain_model, postprocess
+from diffdepth.points.epi import detect_epi_points
 from diffdepth.synth.scenes import SCENES as SYNTHETIC
 from diffdepth.synth.scenes import make_scene
+from diffdepth.types import LightField
 
 #: Which scenes today's settings were chosen on (whoever tunes a setting updates this line).
 TUNED_ON = "antinous only"
@@ -57,22 +61,24 @@ TUNED_ON = "antinous only"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _skip_optimisation(b: RunConfig) -> RunConfig:
-    return replace(b, optim=replace(b.optim, passes=0))
+def _plain(b: LightFieldConfig) -> LightFieldConfig:
+    """The plain diffusion of the points (the paper's baseline) with the settings of b."""
+    stages_off = {"densify": False, "optimize": False, "postfilter": False, "edge_refine": False}
+    return b.replace(model=plain_model(b.model), **stages_off)
 
 
-#: The ONE table of variants. A diffdepth variant maps the base RunConfig (defaults + --set)
-#: to its own; a baseline names its estimator. ("plain" is what `--no-optimize` runs today.)
+#: The ONE table of variants. A diffdepth variant maps the base LightFieldConfig (defaults +
+#: --set) to its own; a baseline names its estimator.
 VARIANTS: dict[str, tuple[str, Callable]] = {
     "default": ("diffdepth run: EPI points, densify, optimise, post-filter, edge refinement",
                 lambda b: b),
-    "plain": ("plain diffusion of the same points (paper's baseline; `--no-optimize` today)",
-              lambda b: replace(b, optimize=False)),
+    "plain": ("plain diffusion of the same points (paper's baseline; `--plain`)", _plain),
     "densify": ("points + densify: the map the optimisation starts from",
-                lambda b: replace(_skip_optimisation(b), median_radius=0, edge_refine=False)),
-    "optimise": ("+ optimise", lambda b: replace(b, median_radius=0, edge_refine=False)),
-    "postfilter": ("+ post-filter", lambda b: replace(b, edge_refine=False)),
-    "no_optimise": ("the default run with the optimisation stage skipped", _skip_optimisation),
+                lambda b: b.replace(optimize=False, postfilter=False, edge_refine=False)),
+    "optimise": ("+ optimise", lambda b: b.replace(postfilter=False, edge_refine=False)),
+    "postfilter": ("+ post-filter", lambda b: b.replace(edge_refine=False)),
+    "no_optimise": ("the default run with the optimisation stage skipped (`--no-optimize`)",
+                    lambda b: b.replace(optimize=False)),
     "structure_tensor": ("structure-tensor EPI orientation, sheared to integer disparities "
                          "(benchmarks/baselines.py)", "structure_tensor"),
     "sgbm": ("OpenCV StereoSGBM, MODE_HH, centre vs 4 views right (Tsukuba: 2)", "sgbm"),
@@ -162,10 +168,10 @@ def _set_field(obj, path: list[str], text: str, key: str):
 
 
 def apply_overrides(
-    run: RunConfig, epi: EPIConfig, pairs: list[str]
-) -> tuple[RunConfig, EPIConfig]:
-    """RunConfig and EPIConfig with ``KEY=VALUE`` pairs applied in order (``epi.FIELD`` for the
-    EPI detector). Raises ValueError naming the pair on an unknown key or a bad value."""
+    run: LightFieldConfig, epi: EPIConfig, pairs: list[str]
+) -> tuple[LightFieldConfig, EPIConfig]:
+    """LightFieldConfig and EPIConfig with ``KEY=VALUE`` pairs applied in order (``epi.FIELD``
+    for the EPI detector). Raises ValueError naming the pair on an unknown key or a bad value."""
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
@@ -209,9 +215,9 @@ def _first_sentence(doc: str | None) -> str:
     return " ".join(re.split(r"\.\s", doc or "")[0].split())
 
 
-def prefix_config(config: RunConfig) -> RunConfig:
+def prefix_config(config: LightFieldConfig) -> LightFieldConfig:
     """The part of a run before post-processing (shared by variants that differ after it)."""
-    return replace(config, median_radius=0, edge_refine=False)
+    return config.replace(postfilter=False, edge_refine=False)
 
 
 class DiffdepthRunner:
@@ -219,14 +225,15 @@ class DiffdepthRunner:
 
     def __init__(self, lf: LightField, points, points_s: float):
         self.lf, self.points, self.points_s = lf, points, points_s
-        self.cache: dict[RunConfig, tuple[np.ndarray, float, int]] = {}
+        self.cache: dict[LightFieldConfig, tuple[np.ndarray, float, int]] = {}
 
-    def run(self, config: RunConfig) -> tuple[np.ndarray, float, dict]:
+    def run(self, config: LightFieldConfig) -> tuple[np.ndarray, float, dict]:
         """(disparity [H, W], wall seconds, info) of the variant with this config."""
         if not config.optimize:
             t0 = time.perf_counter()
             res = run_lightfield(self.lf, self.points, config, progress=False)
-            return res.disparity, self.points_s + time.perf_counter() - t0, {}
+            info = {"points_added": res.points_added, "pixels_refined": res.pixels_refined}
+            return res.disparity, self.points_s + time.perf_counter() - t0, info
         key = prefix_config(config)
         if key not in self.cache:
             t0 = time.perf_counter()
@@ -234,7 +241,8 @@ class DiffdepthRunner:
             self.cache[key] = (res.disparity, time.perf_counter() - t0, res.points_added)
         before, run_s, added = self.cache[key]
         t0 = time.perf_counter()
-        disparity, refined = postprocess(self.lf, before.copy(), config)
+        problem = LightFieldProblem.from_lightfield(self.lf, config.views)
+        disparity, refined = postprocess(self.lf, problem, before.copy(), config)
         post_s = time.perf_counter() - t0
         info = {"points_added": added, "pixels_refined": refined, "post_s": round(post_s, 2)}
         return disparity, self.points_s + run_s + post_s, info
@@ -322,7 +330,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if a.tag is None and a.quick:
         a.tag = "quick"
     try:
-        a.run_config, a.epi_config = apply_overrides(RunConfig(), EPIConfig(), a.overrides)
+        a.run_config, a.epi_config = apply_overrides(LightFieldConfig(), EPIConfig(), a.overrides)
     except ValueError as e:
         p.error(str(e))
     return a

@@ -13,8 +13,8 @@ from benchmarks.bench_suite import (
     failure_kinds,
     parse_args,
 )
-from diffdepth.pipeline import RunConfig, run_lightfield
-from diffdepth.points.epi import EPIConfig
+from diffdepth.config import EPIConfig, LightFieldConfig
+from diffdepth.pipeline import run_lightfield
 from diffdepth.points.sampling import noisy_edge_points
 from diffdepth.synth import make_lightfield
 
@@ -22,7 +22,9 @@ from diffdepth.synth import make_lightfield
 def test_shared_run_gives_the_pipelines_maps():
     lf = make_lightfield(40, 56, (3, 3), seed=1)
     points = noisy_edge_points(lf.ref_view, lf.gt, per_tile=12, seed=0)
-    base = apply_overrides(RunConfig(), EPIConfig(), ["optim.passes=1", "optim.iters_per_phase=2"])
+    base = apply_overrides(
+        LightFieldConfig(), EPIConfig(), ["optim.passes=1", "optim.iters_per_phase=2"]
+    )
     runner = DiffdepthRunner(lf, points, points_s=0.0)
     optimised, _, _ = runner.run(VARIANTS["optimise"][1](base[0]))
     shared, _, info = runner.run(VARIANTS["default"][1](base[0]))
@@ -33,28 +35,28 @@ def test_shared_run_gives_the_pipelines_maps():
 
 
 def test_variant_table_switches_the_stages():
-    base = RunConfig()
+    base = LightFieldConfig()
     c = {name: VARIANTS[name][1](base) for name in ABLATION + ["no_optimise"]}
     assert c["default"] == base
-    assert not c["plain"].optimize
-    assert c["densify"].optim.passes == 0 and c["densify"].median_radius == 0
+    assert c["plain"] == LightFieldConfig.plain()
+    assert not c["densify"].optimize and not c["densify"].postfilter
     assert not c["densify"].edge_refine and c["densify"].densify
-    assert c["optimise"].optim == base.optim and c["optimise"].median_radius == 0
-    assert c["postfilter"].median_radius == base.median_radius and not c["postfilter"].edge_refine
-    assert c["no_optimise"] == RunConfig(optim=c["densify"].optim)
+    assert c["optimise"].optimize and not c["optimise"].postfilter
+    assert c["postfilter"].postfilter and not c["postfilter"].edge_refine
+    assert c["no_optimise"] == LightFieldConfig(optimize=False)
 
 
 def test_overrides():
     run, epi = apply_overrides(
-        RunConfig(),
+        LightFieldConfig(),
         EPIConfig(),
-        ["optim.passes=2", "median_radius=0", "edge_refine=false", "loss.distance=vgg",
+        ["optim.passes=2", "median.radius=0", "edge_refine=false", "loss.distance=vgg",
          "refine.distances=2,4", "epi.n_slopes=31", "optim.lr=0.1,0.2,0.3,0.4"],
     )  # fmt: skip
-    assert run.optim.passes == 2 and run.median_radius == 0 and run.edge_refine is False
+    assert run.optim.passes == 2 and run.median.radius == 0 and run.edge_refine is False
     assert run.loss.distance == "vgg" and run.refine.distances == (2, 4)
     assert run.optim.lr == (0.1, 0.2, 0.3, 0.4) and epi.n_slopes == 31
-    assert run.optim.iters_per_phase == RunConfig().optim.iters_per_phase  # the rest kept
+    assert run.optim.iters_per_phase == LightFieldConfig().optim.iters_per_phase  # the rest kept
     for bad, match in [
         ("optim.pases=2", "no field 'pases'"),
         ("optim=3", "a group of settings"),
@@ -64,7 +66,7 @@ def test_overrides():
         ("views=sideways", "crosshair"),
     ]:
         with pytest.raises(ValueError, match=match):
-            apply_overrides(RunConfig(), EPIConfig(), [bad])
+            apply_overrides(LightFieldConfig(), EPIConfig(), [bad])
 
 
 def test_quick_and_tag_and_bad_names(capsys):

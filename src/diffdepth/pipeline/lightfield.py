@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,6 +196,27 @@ def lightfield_metrics(lf: LightField, disparity: np.ndarray, plain: np.ndarray 
     return metrics
 
 
+def postprocess(
+    lf: LightField,
+    problem: LightFieldProblem,
+    disparity: np.ndarray,
+    config: LightFieldConfig,
+    stage=None,
+) -> tuple[np.ndarray, int]:
+    """The stages after the model's map, with their switches: the post-filter, then (after a
+    self-supervised run) the edge refinement.  ``stage(name)``: a context manager that times
+    each stage (or None).  Returns the map and the number of pixels refined."""
+    stage = stage or (lambda name: nullcontext())
+    if config.postfilter:
+        with stage("postfilter"):
+            disparity = postfilter_stage(disparity, lf.ref_view, config.median)
+    n_refined = 0
+    if config.edge_refine and not config.supervised and len(problem):
+        with stage("refine"):
+            disparity, n_refined = refine_stage(disparity, problem, config)
+    return disparity, n_refined
+
+
 def run_lightfield(
     lf: LightField,
     points: PointSet | None = None,
@@ -235,13 +256,7 @@ def run_lightfield(
             history = optimise_stage(model, lf, problem, config, progress)
     with torch.no_grad():
         disparity = model().detach().float().cpu().numpy()
-    if config.postfilter:
-        with stage("postfilter"):
-            disparity = postfilter_stage(disparity, lf.ref_view, config.median)
-    n_refined = 0
-    if config.edge_refine and not config.supervised and len(problem):
-        with stage("refine"):
-            disparity, n_refined = refine_stage(disparity, problem, config)
+    disparity, n_refined = postprocess(lf, problem, disparity, config, stage)
     plain = is_plain(config)
     t_plain = time.perf_counter()
     disparity_plain = disparity if plain else plain_diffusion(lf, points, config)
