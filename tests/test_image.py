@@ -28,6 +28,15 @@ def test_sobel_of_a_ramp_and_grey():
     np.testing.assert_allclose(mag[:, 0], 4.0)  # the border pixel repeated: half a step
 
 
+def test_sobel_backends_agree():
+    img = np.random.default_rng(2).random((17, 23, 3))
+    chw = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+    np.testing.assert_allclose(sobel_magnitude(chw).numpy(), sobel_magnitude(img), atol=1e-12)
+    f32 = sobel_magnitude(chw.float())
+    assert f32.dtype == torch.float32
+    np.testing.assert_allclose(f32.numpy(), sobel_magnitude(img), rtol=1e-5, atol=1e-5)
+
+
 def test_blur_keeps_constants_and_sums():
     img = torch.zeros(1, 1, 21, 21, dtype=torch.float64)
     img[0, 0, 10, 10] = 1.0

@@ -26,11 +26,24 @@ def grey(image: np.ndarray) -> np.ndarray:
     return image.mean(axis=2) if image.ndim == 3 else image
 
 
-def sobel_magnitude(image: np.ndarray) -> np.ndarray:
-    """|Sobel| of the grey level: float64 [H, W] from [H, W, C] or [H, W].
+def sobel_magnitude(image):
+    """|Sobel| of the grey level (the mean over the channels): the 3x3 Sobel kernels
+    (derivative (-1, 0, 1), smoothing (1, 2, 1): sum |k| = 8) with the border pixel repeated,
+    and the magnitude sqrt(d/dx^2 + d/dy^2).
 
-    The 3x3 Sobel kernels (derivative (-1, 0, 1), smoothing (1, 2, 1): sum |k| = 8) with the
-    border pixel repeated; the magnitude is hypot(d/dx, d/dy)."""
+    numpy image [H, W, C] or [H, W] -> float64 [H, W] (scipy, separable); torch image
+    [C, H, W] or [H, W] -> [H, W] in its dtype and on its device (one 3x3 convolution).  The
+    two backends agree to rounding; each result is reproducible, which the noisy-points
+    protocol (numpy) and the initial smoothness Q (torch, float32) rely on.
+    """
+    if isinstance(image, torch.Tensor):
+        g = image.mean(0) if image.dim() == 3 else image
+        kx = torch.tensor(
+            [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=g.dtype, device=g.device
+        )
+        k = torch.stack([kx, kx.t()])[:, None]  # [2, 1, 3, 3]
+        d = F.conv2d(F.pad(g[None, None], (1, 1, 1, 1), mode="replicate"), k)[0]
+        return torch.sqrt(d[0] ** 2 + d[1] ** 2)
     g = grey(image)
     return np.hypot(ndimage.sobel(g, axis=1), ndimage.sobel(g, axis=0))
 

@@ -47,8 +47,9 @@ ORDERS = ("depth", "robust")
 def initial_q(image: np.ndarray, q_scale: float) -> torch.Tensor:
     """Q = q_scale * |Sobel(grey image)|, border pixels set to max(Q) (SPEC section 2).
 
-    image: numpy [H, W, C] or [H, W] -> float32 [H, W] (on the CPU)."""
-    q = torch.from_numpy((q_scale * sobel_magnitude(image)).astype(np.float32))
+    image: numpy [H, W, C] -> float32 [H, W] (on the CPU; the Sobel of the float32 image)."""
+    img = torch.from_numpy(np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1))).float()
+    q = q_scale * sobel_magnitude(img)
     if min(q.shape) > 2:
         qmax = q.max()
         q[0, :] = qmax
