@@ -3,6 +3,7 @@ import sys
 import numpy as np
 import pytest
 
+from diffdepth.io import InputError
 from diffdepth.io.mvs import read_multiview
 from diffdepth.points.colmap import reference_points, sparse_points
 from diffdepth.synth.multiview import make_multiview
@@ -23,7 +24,7 @@ def test_reference_points_are_inverse_depth():
 def test_missing_pycolmap_says_how_to_install(monkeypatch):
     scene, _ = make_multiview(n_views=2, height=20, width=24, n_points=10)
     monkeypatch.setitem(sys.modules, "pycolmap", None)
-    with pytest.raises(ImportError, match=r"pip install diffdepth\[mvs\]"):
+    with pytest.raises(InputError, match=r"pip install diffdepth\[mvs\]"):
         sparse_points(scene)
 
 

@@ -48,7 +48,7 @@ import numpy as np
 
 from diffdepth.io.errors import InputError
 from diffdepth.io.images import read_image
-from diffdepth.io.mvs import MultiViewScene
+from diffdepth.io.mvs import MultiViewScene, check_unit_quaternion, resolve_image_path
 
 # model name -> (COLMAP model id, number of parameters)
 CAMERA_MODELS: dict[str, tuple[int, int]] = {
@@ -98,6 +98,15 @@ class ColmapCamera:
             dist[: len(p) - 4] = p[4:]
         K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
         return K, dist
+
+
+def _camera(model: str, width: int, height: int, params: np.ndarray, where: str) -> ColmapCamera:
+    """A camera with a positive size and finite parameters (InputError naming ``where``)."""
+    if not (0 < width < 2**31 and 0 < height < 2**31):
+        raise InputError(f"{where}: expected a positive image size, found {width} x {height}")
+    if not np.isfinite(params).all():
+        raise InputError(f"{where}: expected finite camera parameters, found {params.tolist()}")
+    return ColmapCamera(model, int(width), int(height), params)
 
 
 def _check_model(model: str, where: str) -> None:
@@ -245,7 +254,7 @@ class _RawPoint:
 
 def _text_lines(path: Path) -> list[tuple[int, str]]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: expected a COLMAP text file, found {err}") from None
     return [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if not ln.startswith("#")]
@@ -271,7 +280,7 @@ def _read_cameras_text(path: Path) -> dict[int, ColmapCamera]:
                 f"{path}: line {lineno}: expected {CAMERA_MODELS[model][1]} parameters for "
                 f"{model}, found {len(params)}"
             )
-        cams[cid] = ColmapCamera(model, w, h, params)
+        cams[cid] = _camera(model, w, h, params, f"{path}: line {lineno}")
     return cams
 
 
@@ -308,6 +317,11 @@ def _read_images_text(path: Path) -> dict[int, _RawImage]:
             arr = np.array([float(v) for v in pts], dtype=np.float64).reshape(-1, 3)
         except ValueError:
             raise InputError(f"{path}: line {lineno + 1}: expected numbers") from None
+        ids = arr[:, 2]
+        if not (np.isfinite(arr[:, :2]).all() and np.all(np.abs(ids) < 2**62)):
+            raise InputError(
+                f"{path}: line {lineno + 1}: expected finite positions and integer point ids"
+            )
         images[iid] = _RawImage(
             cid, vals[:4], vals[4:], name, arr[:, :2], arr[:, 2].astype(np.int64)
         )
@@ -323,16 +337,20 @@ def _read_points_text(path: Path) -> dict[int, _RawPoint]:
         try:
             pid = int(tok[0])
             xyz = np.array([float(v) for v in tok[1:4]])
-            rgb = np.array([int(v) for v in tok[4:7]], dtype=np.uint8)
+            rgb_int = [int(v) for v in tok[4:7]]
             float(tok[7])
-            if len(xyz) != 3 or len(rgb) != 3 or (len(tok) - 8) % 2:
+            if len(xyz) != 3 or len(rgb_int) != 3 or (len(tok) - 8) % 2:
                 raise ValueError
         except (ValueError, IndexError):
             raise InputError(
                 f"{path}: line {lineno}: expected 'POINT3D_ID X Y Z R G B ERROR TRACK...', "
                 f"found {ln.strip()[:80]!r}"
             ) from None
-        points[pid] = _RawPoint(xyz, rgb)
+        if not all(0 <= v <= 255 for v in rgb_int):
+            raise InputError(
+                f"{path}: line {lineno}: expected colours R G B from 0 to 255, found {rgb_int}"
+            )
+        points[pid] = _RawPoint(xyz, np.array(rgb_int, dtype=np.uint8))
     return points
 
 
@@ -396,7 +414,7 @@ def _read_cameras_bin(path: Path) -> dict[int, ColmapCamera]:
             raise InputError(f"{path}: camera {cid}: unknown camera model id {mid} (corrupt file)")
         model, k = _ALL_MODELS[mid]
         _check_model(model, f"{path}: camera {cid}")
-        cams[cid] = ColmapCamera(model, int(w), int(h), r.array(np.float64, k).copy())
+        cams[cid] = _camera(model, w, h, r.array(np.float64, k).copy(), f"{path}: camera {cid}")
     r.done()
     return cams
 
@@ -476,6 +494,11 @@ def read_colmap_model(
     if require_points and not raw_points:
         raise InputError(f"{files['points3D']}: expected sparse 3D points, found none")
 
+    if raw_points and not 0 <= min(raw_points) <= max(raw_points) < 2**63:
+        raise InputError(
+            f"{files['points3D']}: expected point ids from 0 to 2^63 - 1, found "
+            f"{min(raw_points)} .. {max(raw_points)}"
+        )
     point_keys = np.array(sorted(raw_points), dtype=np.int64)
     points3d = (
         np.array([raw_points[k].xyz for k in point_keys]) if len(point_keys) else np.zeros((0, 3))
@@ -495,7 +518,11 @@ def read_colmap_model(
                 f"expected it in {files['cameras'].name}, found nothing"
             )
         cam = cams[im.camera_id]
-        img_path = image_dir / im.name
+        where = f"{files['images']}: image {im.name}"
+        img_path = resolve_image_path(image_dir, im.name, where)
+        check_unit_quaternion(im.qvec, where)
+        if not np.isfinite(im.tvec).all():
+            raise InputError(f"{where}: expected a finite translation, found {im.tvec.tolist()}")
         if not img_path.is_file():
             raise InputError(
                 f"{files['images']}: names image {im.name}, expected it at {img_path}, "
@@ -508,7 +535,8 @@ def read_colmap_model(
                 f"{im.camera_id}), found {img.shape[1]}x{img.shape[0]}"
             )
         K, dist = cam.pinhole()
-        img = undistort_image(img, K, dist)
+        with np.errstate(all="ignore"):  # wild distortion gives NaN: validate_cameras says so
+            img = undistort_image(img, K, dist)
         K = K.copy()
         K[0, 2] -= 0.5
         K[1, 2] -= 0.5
@@ -522,7 +550,8 @@ def read_colmap_model(
         )
         xy = im.xys[valid][found]
         if np.any(dist) and len(xy):
-            xy = undistort_points(xy, cam.pinhole()[0], dist)
+            with np.errstate(all="ignore"):
+                xy = undistort_points(xy, cam.pinhole()[0], dist)
         images.append(img)
         names.append(im.name)
         Ks.append(K)

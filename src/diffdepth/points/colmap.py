@@ -57,13 +57,14 @@ from diffdepth.points.base import PointSet
 logger = logging.getLogger(__name__)
 
 
-def _pycolmap():
+def _pycolmap(scene: MultiViewScene | None = None):
     try:
         import pycolmap
     except ImportError:
-        raise ImportError(
-            "sparse points from images need pycolmap, which is not installed: "
-            "pip install diffdepth[mvs]"
+        what = f"{scene.source}: has no sparse points, and s" if scene and scene.source else "S"
+        raise InputError(
+            f"{what}parse points from images need pycolmap, which is not installed: "
+            "pip install diffdepth[mvs] (or give the points with --points)"
         ) from None
     return pycolmap
 
@@ -217,7 +218,7 @@ def sparse_points(
                         the largest focal length (narrow baselines; see the module docstring)
     min_matches:        pairs with fewer verified matches are left out
     """
-    pycolmap = _pycolmap()
+    pycolmap = _pycolmap(scene)
     with colmap_log(pycolmap, verbose):
         return _sparse_points(
             pycolmap, scene, max_features, workdir, max_epipolar_error, min_disparity, min_matches
