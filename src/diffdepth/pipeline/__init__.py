@@ -15,13 +15,10 @@ from diffdepth.pipeline.lightfield import (
     run_lightfield,
     write_lightfield_outputs,
 )
-from diffdepth.pipeline.outputs import prepare_out_dir, staged_outputs
 
 __all__ = [
     "LightFieldResult",
     "RunConfig",
-    "prepare_out_dir",
     "run_lightfield",
-    "staged_outputs",
     "write_lightfield_outputs",
 ]

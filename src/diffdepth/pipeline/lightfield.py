@@ -8,7 +8,6 @@ write_lightfield_outputs(result, lf, "out/")
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +19,12 @@ from diffdepth.io.errors import InputError, parameter
 from diffdepth.io.lightfield import LightField
 from diffdepth.losses import LightFieldLoss, LossConfig, supervised_loss
 from diffdepth.optimize import History, OptimConfig, optimize
+from diffdepth.pipeline.checks import check_lightfield_run
 from diffdepth.pipeline.model import build_model, check_device, final_points, validate_points
 from diffdepth.pipeline.outputs import (
     peak_rss_mib,
     software_versions,
-    staged_outputs,
+    write_json,
     write_loss_csv,
 )
 from diffdepth.points.base import PointSet
@@ -119,17 +119,19 @@ def run_lightfield(
     """
     config = config or RunConfig()
     device = check_device(config.device)
+    ref = lf.ref_view
+    if points is not None:
+        points = validate_points(points, ref.shape[:2], "points", max_abs_value=max(lf.shape))
+    check_lightfield_run(
+        lf.name, lf.grid, lf.shape, None if points is None else len(points), config, lf.gt
+    )
     torch.manual_seed(config.seed)
     t0 = time.perf_counter()
     if points is None:
         from diffdepth.points.epi import detect_epi_points
 
         points = detect_epi_points(lf.views, ref=lf.ref, disp_range=lf.disp_range)
-        source = "EPI detector"
-    else:
-        source = "points"
-    ref = lf.ref_view
-    points = validate_points(points, ref.shape[:2], source)
+        points = validate_points(points, ref.shape[:2], "EPI detector")
     t_points = time.perf_counter() - t0
 
     history = History()
@@ -271,16 +273,28 @@ def _make_loss(lf: LightField, config: RunConfig, device: torch.device):
 
 
 def write_lightfield_outputs(
-    result: LightFieldResult, lf: LightField, out_dir: str | Path, extra: dict | None = None
-) -> list[Path]:
-    """Write every output file into ``out_dir`` (staged: all files or none appear), the report
-    (report.html, summary.png) last."""
+    result: LightFieldResult,
+    lf: LightField,
+    out_dir: str | Path,
+    extra: dict | None = None,
+    manifest_extra: dict | None = None,
+    staging_dir: str | Path | None = None,
+) -> Path:
+    """Write the result folder ``out_dir`` whole or not at all (`diffdepth.io.results`): the
+    maps, pictures, records, the report (report.html, summary.png) and manifest.json last. An
+    earlier result there is replaced; a folder that is not a diffdepth result is refused.
+
+    extra: more entries of config.json; manifest_extra: facts kept in the manifest;
+    staging_dir: where the result is staged (default: beside ``out_dir``). Returns the folder.
+    """
     from diffdepth import viz
     from diffdepth.io import write_pfm, write_points_csv
+    from diffdepth.io.results import check_result_target, staged_result
     from diffdepth.metrics import badpix_map
     from diffdepth.report import write_report
 
-    with staged_outputs(out_dir) as stage:
+    out = check_result_target(out_dir)
+    with staged_result(out, manifest_extra, staging_dir) as stage:
         d = result.disparity
         write_pfm(stage / "disparity.pfm", d)
         np.save(stage / "disparity.npy", d.astype(np.float32))
@@ -308,8 +322,8 @@ def write_lightfield_outputs(
         }
         if extra:
             info.update(extra)
-        (stage / "config.json").write_text(json.dumps(info, indent=2, default=str))
-        (stage / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
+        write_json(stage / "config.json", info)
+        write_json(stage / "metrics.json", result.metrics)
         if lf.gt is not None:
             write_pfm(stage / "gt.pfm", lf.gt)
             viz.save_map_png(stage / "gt.png", lf.gt, lo, hi)
@@ -323,3 +337,31 @@ def write_lightfield_outputs(
             )
         write_loss_csv(stage / "loss.csv", result.history)
         write_report(stage)
+    return out
+
+
+def write_points_outputs(
+    points: PointSet, lf: LightField, out_dir: str | Path, seconds: float | None = None
+) -> Path:
+    """Write the result folder of a light field's points, whole or not at all: points.csv
+    (x, y, disparity, confidence), points.png (the points over the reference view, with a
+    colour bar), config.json (scene, grid, count, time, versions) and manifest.json last."""
+    from diffdepth import viz
+    from diffdepth.io import write_points_csv
+    from diffdepth.io.results import check_result_target, staged_result
+
+    out = check_result_target(out_dir)
+    with staged_result(out) as stage:
+        write_points_csv(stage / "points.csv", points)
+        lo, hi = lf.disp_range if lf.disp_range else (None, None)
+        viz.save_points_png(stage / "points.png", lf.ref_view, points.xy, points.value, lo, hi)
+        info = {
+            "scene": lf.name,
+            "grid": list(lf.grid),
+            "reference_view": list(lf.ref),
+            "points": len(points),
+            "timings": {"total_s": seconds},
+            "versions": software_versions(),
+        }
+        write_json(stage / "config.json", info)
+    return out
