@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from diffdepth.io.errors import InputError
-from diffdepth.io.images import read_image
+from diffdepth.io.images import is_file, read_image
 from diffdepth.io.mvs import MultiViewScene, check_unit_quaternion, resolve_image_path
 
 # model name -> (COLMAP model id, number of parameters)
@@ -518,14 +518,14 @@ def read_colmap_model(
                 f"expected it in {files['cameras'].name}, found nothing"
             )
         cam = cams[im.camera_id]
-        where = f"{files['images']}: image {im.name}"
+        where = f"{files['images']}: image {im.name[:80]}"
         img_path = resolve_image_path(image_dir, im.name, where)
         check_unit_quaternion(im.qvec, where)
         if not np.isfinite(im.tvec).all():
             raise InputError(f"{where}: expected a finite translation, found {im.tvec.tolist()}")
-        if not img_path.is_file():
+        if not is_file(img_path):
             raise InputError(
-                f"{files['images']}: names image {im.name}, expected it at {img_path}, "
+                f"{files['images']}: names image {im.name[:80]}, expected it at {img_path}, "
                 "found nothing"
             )
         img = read_image(img_path)
@@ -558,7 +558,8 @@ def read_colmap_model(
         Rs.append(quat_to_rotmat(im.qvec))
         ts.append(im.tvec)
         obs_ids.append(rows[found])
-        obs_xy.append((xy - 0.5).astype(np.float32))
+        with np.errstate(over="ignore"):  # beyond float32: infinite, refused by validate_cameras
+            obs_xy.append((xy - 0.5).astype(np.float32))
     has_points = len(point_keys) > 0
     return MultiViewScene(
         images,

@@ -23,12 +23,21 @@ _WIDE_MODES = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 655
 _PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
+def is_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file; InputError naming it when it cannot even be looked up (a
+    name too long, a loop of links, a folder without permission)."""
+    try:
+        return Path(path).is_file()
+    except OSError as e:
+        raise InputError(f"{str(path)[:200]}: cannot read it ({e.strerror or e})") from None
+
+
 def _open_image(path: Path) -> Image.Image:
     """Open and fully decode an image, turning every failure into an InputError."""
-    if not path.exists():
+    if not is_file(path):
+        if path.is_dir():
+            raise InputError(f"{path}: expected an image file, found a folder")
         raise InputError(f"{path}: image file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: expected an image file, found a folder")
     img = None
     try:
         with warnings.catch_warnings():
@@ -62,7 +71,7 @@ def _too_large(exc: BaseException) -> str:
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """(height, width) of an image file from its header, without decoding the pixels."""
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise InputError(f"{path}: image file not found")
     try:
         with warnings.catch_warnings():
@@ -116,7 +125,7 @@ def _read_npy(path: Path) -> np.ndarray:
     available before anything is allocated (no pickles)."""
     from diffdepth.memory import check_memory
 
-    if not path.is_file():
+    if not is_file(path):
         raise InputError(
             f"{path}: disparity file not found"
             if not path.exists()

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import numpy as np
 
 from diffdepth.io.errors import InputError
-from diffdepth.io.images import read_image
+from diffdepth.io.images import is_file, read_image
 
 
 @dataclass
@@ -131,12 +131,13 @@ def resolve_image_path(image_dir: str | Path, name: str, where: str) -> Path:
     """``image_dir / name`` for an image name read from a camera file, refused (InputError
     naming ``where``) when the name is empty, absolute, or climbs out of the folder with
     '..' (a camera file names images inside its image folder, nothing else)."""
+    shown = repr(name[:80]) + ("..." if len(name) > 80 else "")
     if not name or "\x00" in name:
-        raise InputError(f"{where}: expected an image name, found {name!r}")
+        raise InputError(f"{where}: expected an image name, found {shown}")
     for pure in (PurePosixPath(name), PureWindowsPath(name)):
         if pure.is_absolute() or pure.drive or pure.root or ".." in pure.parts:
             raise InputError(
-                f"{where}: image name {name!r} points outside the image folder {image_dir}; "
+                f"{where}: image name {shown} points outside the image folder {image_dir}; "
                 "expected a path inside it"
             )
     return Path(image_dir) / name
@@ -191,7 +192,8 @@ def validate_cameras(scene: MultiViewScene) -> MultiViewScene:
 
 def check_unit_quaternion(q: np.ndarray, where: str) -> None:
     """A camera pose quaternion (qw, qx, qy, qz) must be finite and of length 1."""
-    norm = float(np.linalg.norm(q)) if np.isfinite(q).all() else math.nan
+    with np.errstate(over="ignore"):
+        norm = float(np.linalg.norm(q)) if np.isfinite(q).all() else math.nan
     if not abs(norm - 1.0) <= ROTATION_TOLERANCE:
         raise InputError(
             f"{where}: expected a unit quaternion (qw, qx, qy, qz), found length {norm:g}"
@@ -246,7 +248,7 @@ def read_middlebury_cameras(
         K.append(vals[:9].reshape(3, 3))
         R.append(vals[9:18].reshape(3, 3))
         t.append(vals[18:21])
-        if not img_path.is_file():
+        if not is_file(img_path):
             raise InputError(
                 f"{par_file}: line {lineno}: names image {tokens[0]}, "
                 f"expected it at {img_path}, found nothing"

@@ -385,12 +385,13 @@ def staged_result(
                 f"{final} is left as it was"
             ) from None
     finally:
-        _unlock(fd)
-        if not done:
-            _events.append(("dropped", final))
-        for leftover in (stage, old):
-            if leftover is not None and leftover.exists():
-                shutil.rmtree(leftover, ignore_errors=True)
+        with _signals_deferred():  # an interrupt now waits until nothing is left behind
+            _unlock(fd)
+            if not done:
+                _events.append(("dropped", final))
+            for leftover in (stage, old):
+                if leftover is not None and leftover.exists():
+                    shutil.rmtree(leftover, ignore_errors=True)
 
 
 def forget_events() -> None:
