@@ -394,6 +394,8 @@ def cmd_run_multiview(args) -> int:
     config = _multiview_config(args)
     if args.all and args.points:
         raise InputError(f"{args.points}: --points names one image's points; not with --all")
+    if args.all and args.ref:
+        raise InputError(f"--ref {args.ref}: --all makes a map of every image; not with --ref")
     out = check_result_target(args.out, container=args.all)
     points = _read_points(args.points)
     scene = read_multiview(args.scene)

@@ -268,6 +268,7 @@ def test_no_sparse_points_and_no_pycolmap(corpus, hostile, capsys, monkeypatch):
 MV_FLAGS = [
     (["--ref", "nope.png"], ("--ref nope.png",)),
     (["--all", "--points", "P"], ("--points", "--all")),
+    (["--all", "--ref", "view00.png"], ("--ref", "--all")),
     (["--distance", "vgg"], ("light-field options",)),
     (["--supervised"], ("light-field options",)),
     (["--grid", "1x3"], ("--grid",)),

@@ -394,6 +394,13 @@ def staged_result(
                     shutil.rmtree(leftover, ignore_errors=True)
 
 
+def record_finished(folder: str | os.PathLike) -> None:
+    """Count a result another process finished (a batch's Ray worker) in `interrupt_note`."""
+    event = ("finished", Path(folder))
+    if event not in _events:
+        _events.append(event)
+
+
 def forget_events() -> None:
     """Start a new account of finished and dropped results (one per command)."""
     _events.clear()
