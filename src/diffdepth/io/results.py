@@ -33,6 +33,7 @@ import signal
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -303,8 +304,8 @@ def swap_in(stage: Path, final: Path) -> Path | None:
         if exchange(stage, final):
             old = stage  # the exchange left the earlier result at the staging name
         else:
-            old = Path(tempfile.mkdtemp(prefix=_hidden(final, _OLD), dir=stage.parent))
-            os.replace(final, old)  # onto the empty folder just made
+            old = stage.parent / f"{_hidden(final, _OLD)}{uuid.uuid4().hex[:12]}"
+            os.replace(final, old)  # a name no one uses: a plain rename everywhere
             os.replace(stage, final)
     else:
         os.replace(stage, final)
