@@ -47,17 +47,31 @@ def test_large_views_are_refused_before_decoding_with_the_estimate(
     assert time.perf_counter() - t0 < 30  # headers only (decoding would take minutes)
 
 
-def test_a_million_points_under_a_memory_limit(corpus, hostile, capsys, monkeypatch):
-    _tight(monkeypatch, 2 * GIB)
+@pytest.fixture(scope="module")
+def million_points(tmp_path_factory):
+    """A points file of 1,000,000 points on the corpus's 56 x 40 views."""
     rng = np.random.default_rng(0)
     xy = rng.uniform([0, 0], [55, 39], (1_000_000, 2))
-    pts = corpus.root / "million.csv"
+    pts = tmp_path_factory.mktemp("million") / "million.csv"
     with open(pts, "w") as f:
         f.write("x,y,disparity\n")
-        np.savetxt(f, np.column_stack([xy, rng.uniform(-1, 1, len(xy))]), fmt="%.3f", delimiter=",")
+        np.savetxt(f, np.column_stack([xy, rng.uniform(-1, 1, len(xy))]), fmt="%.2f", delimiter=",")
+    return pts
+
+
+def test_many_points_under_a_memory_limit(corpus, hostile, capsys, monkeypatch):
+    """200,000 points on 2,240 pixels with 1 GiB free: the occlusion cuts' pairs alone would
+    not fit; refused before the computation, the earlier result kept."""
+    _tight(monkeypatch, GIB)
+    rng = np.random.default_rng(0)
+    xy = rng.uniform([0, 0], [55, 39], (200_000, 2))
+    pts = corpus.root / "many.csv"
+    with open(pts, "w") as f:
+        f.write("x,y,disparity\n")
+        np.savetxt(f, np.column_stack([xy, rng.uniform(-1, 1, len(xy))]), fmt="%.2f", delimiter=",")
     out = corpus.old_result()
     argv = hostile.run_args(corpus.hci(), out, points=pts)
-    says = ("1000", "points", "needs about", "fewer points")
+    says = ("about 200248 points", "needs about", "1.0 GiB is free", "fewer points")
     hostile.check(hostile.Case(argv, out, state="old", says=says), corpus.root, capsys)
 
 
@@ -77,16 +91,12 @@ def test_available_memory_honours_a_process_limit():
     assert 0 < int(n) <= (1 << 30) and "ulimit -v" in source
 
 
-def test_a_real_memory_limit_refuses_a_million_points(corpus, tmp_path):
-    """End to end under a real ulimit -v: the estimate refuses, nothing fails in the allocator."""
+def test_a_real_memory_limit_refuses_a_million_points(corpus, tmp_path, million_points):
+    """A million points, with optimisation, under a real ulimit -v of 3 GiB more than the
+    process holds: the estimate refuses them, nothing fails in the allocator."""
     if not sys.platform.startswith("linux"):
         pytest.skip("Linux process limits")
-    rng = np.random.default_rng(1)
-    pts = tmp_path / "million.csv"
-    with open(pts, "w") as f:
-        f.write("x,y,disparity\n")
-        xy = rng.uniform([0, 0], [55, 39], (1_000_000, 2))
-        np.savetxt(f, np.column_stack([xy, rng.uniform(-1, 1, len(xy))]), fmt="%.3f", delimiter=",")
+    pts = million_points
     scene, out = corpus.hci(), tmp_path / "out"
     code = (
         "import resource, sys, diffdepth.memory as m\n"
