@@ -117,6 +117,15 @@ def _add_output_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_gt_scale(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--gt-scale",
+        type=_finite("--gt-scale", nonzero=True),
+        default=1.0,
+        help="multiply the gt file by this",
+    )
+
+
 def _add_common_run_flags(p: argparse.ArgumentParser) -> None:
     from diffdepth.optimize import OptimConfig
 
@@ -193,7 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
         "pictures, metrics and report.html into --out.",
     )
     run.add_argument("scene", help="scene folder (HCI, grid views, image row, COLMAP, Middlebury)")
-    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument(
+        "--out",
+        required=True,
+        help="result folder (replaced whole; a folder that is not a diffdepth result is refused)",
+    )
     run.add_argument(
         "--points",
         metavar="FILE",
@@ -211,12 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="ground-truth disparity map (PFM, NPY, PGM, PNG); default: the HCI folder's",
     )
-    run.add_argument(
-        "--gt-scale",
-        type=_finite("--gt-scale", nonzero=True),
-        default=1.0,
-        help="multiply the gt file by this",
-    )
+    _add_gt_scale(run)
     run.add_argument(
         "--ref",
         metavar="NAME",
@@ -242,7 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Sparse disparity points of a light field's central view from EPI line detection.",
     )
     pts.add_argument("scene", help="light-field folder")
-    pts.add_argument("--out", required=True, help="CSV file to write (PNG overlay beside it)")
+    pts.add_argument(
+        "--out",
+        required=True,
+        help="result folder: points.csv, points.png (the points over the view), config.json",
+    )
     pts.add_argument(
         "--grid", type=_grid, metavar="ROWSxCOLS", help="rows x columns of views of the folder"
     )
@@ -255,12 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("est", help="estimated disparity map (PFM, NPY, PGM, PNG)")
     score.add_argument("gt", help="ground-truth disparity map")
-    score.add_argument(
-        "--gt-scale",
-        type=_finite("--gt-scale", nonzero=True),
-        default=1.0,
-        help="multiply the gt file by this",
-    )
+    _add_gt_scale(score)
     score.add_argument(
         "--est-scale",
         type=_finite("--est-scale", nonzero=True),
