@@ -108,7 +108,10 @@ def multiview_peak_bytes(
     h, w = shapes[ref]
     others = sum(a * b for a, b in shapes) - h * w
     total = h * w * MV_PER_PIXEL + others * MV_PER_IMAGE_PIXEL
-    n = n_points + (config.densify_points if config.optimize else 0)
+    n = n_points
+    if config.optimize:  # the plane sweep's points (or the edge points of a wide baseline)
+        n += int(SWEEP_POINTS_PER_PIXEL * h * w) if getattr(config, "densify", False) else 0
+        n += getattr(config, "densify_points", 0) + getattr(config, "edge_points_wide", 0)
     total += PER_POINT * n
     if config.optimize:
         total += cut_pairs_bytes(n, float(h * w), config.optim.cut_radius)
