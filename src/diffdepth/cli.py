@@ -472,6 +472,13 @@ def cmd_points(args) -> int:
             f"--out {args.out}: names a result folder (points.csv, points.png and "
             f"manifest.json go inside it), not a file; try --out {Path(args.out).with_suffix('')}"
         )
+    from diffdepth.io import is_multiview
+
+    if is_multiview(args.scene):
+        raise InputError(
+            f"{args.scene}: a multi-view scene (a COLMAP model or a *_par.txt); points finds "
+            "EPI points of light fields (a multi-view run takes the scene's sparse points)"
+        )
     out = check_result_target(args.out)
     layout = scan_lightfield(args.scene, grid=args.grid)
     from diffdepth.pipeline.checks import check_lightfield_run

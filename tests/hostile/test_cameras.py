@@ -284,6 +284,12 @@ def test_light_field_options_on_a_multi_view_scene(corpus, hostile, capsys, extr
     hostile.check(hostile.Case(argv, out, says=says), corpus.root, capsys)
 
 
+def test_points_command_on_a_multi_view_scene(corpus, hostile, capsys):
+    scene, out = corpus.copy("colmap_txt"), corpus.root / "out"
+    argv = ["points", str(scene), "--out", str(out)]
+    hostile.check(hostile.Case(argv, out, says=("multi-view scene",)), corpus.root, capsys)
+
+
 def test_inverse_depth_points_behind_the_camera(corpus, hostile, capsys):
     scene, out = corpus.copy("mv"), corpus.root / "out"
     pts = corpus.points("x,y,inverse_depth\n10,10,0.5\n20,20,-0.5\n", "neg.csv")
