@@ -9,6 +9,7 @@ and COLMAP's own log.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -610,15 +611,24 @@ def _progress(args) -> bool:
     return not args.quiet
 
 
+class _Stream(logging.StreamHandler):
+    """A console handler that stays quiet when its reader is gone (``diffdepth ... | head``)
+    instead of printing logging's own traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handleError(record)
+
+
 @contextmanager
 def _logging(args) -> Iterator[None]:
     """Messages of the ``diffdepth`` loggers on the console for the length of one command:
     information on stdout, warnings and errors on stderr; --quiet keeps warnings and errors
     only, --verbose adds debugging details."""
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
-    out = logging.StreamHandler(sys.stdout)
+    out = _Stream(sys.stdout)
     out.addFilter(lambda record: record.levelno < logging.WARNING)
-    err = logging.StreamHandler(sys.stderr)
+    err = _Stream(sys.stderr)
     err.setLevel(logging.WARNING)
     err.setFormatter(logging.Formatter("diffdepth: %(levelname)s: %(message)s"))
     saved = log.level, log.propagate
@@ -715,6 +725,10 @@ def main(argv: list[str] | None = None) -> int:
         return 143
     except SystemExit:
         raise  # --help, --version
+    except BrokenPipeError:  # the reader of our output went away (diffdepth ... | head)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except BaseException as e:  # noqa: BLE001  (the last line of defence)
         return _unexpected(e, argv)
 

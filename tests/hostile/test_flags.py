@@ -95,3 +95,32 @@ def test_valid_edge_values_work(corpus, hostile, capsys):
     extra = ["--passes", "0", "--iters", "0", "--seed", str(2**32 - 1), "--gt-scale", "-1"]
     argv = hostile.run_args(scene, out, *extra, points=corpus.points())
     hostile.check(hostile.Case(argv, out, code=0, state="whole"), corpus.root, capsys)
+
+
+def test_output_into_a_closed_pipe_is_quiet(tmp_path):
+    """`diffdepth score EST GT | head -0`: the reader is gone before the metrics are printed;
+    no traceback, no crash line."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from diffdepth.io import write_pfm
+
+    write_pfm(tmp_path / "a.pfm", np.zeros((40, 40), np.float32))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "diffdepth",
+            "score",
+            str(tmp_path / "a.pfm"),
+            str(tmp_path / "a.pfm"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader goes away before the metrics are written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "unexpected error" not in err, err
