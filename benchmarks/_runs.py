@@ -37,14 +37,25 @@ def run_cli(args: list[str], log: Path | None = None) -> dict:
 
 
 def score(est: Path, gt: Path, *extra: str) -> dict:
-    """Metrics of ``est`` from the shared reference scorer."""
+    """Metrics of ``est`` from the shared reference scorer.
+
+    diffdepth's maps are finite, and on finite maps the reference scorer and diffdepth's own
+    (`diffdepth score`, metrics.json) agree. They differ on non-finite pixels (the reference
+    counts them with the largest finite error of the map, diffdepth with a fixed 100 px):
+    a map with one is refused here instead of scored by a rule it could fool."""
     res = subprocess.run(
         [sys.executable, str(SCORER), str(est), str(gt), "--json", *extra],
         capture_output=True,
         text=True,
         check=True,
     )
-    return json.loads(res.stdout)
+    metrics = json.loads(res.stdout)
+    if metrics.get("nonfinite_estimates"):
+        raise RuntimeError(
+            f"{est}: {metrics['nonfinite_estimates']} non-finite pixels; the reference scorer's "
+            "rule for them differs from diffdepth's (see diffdepth.metrics.disparity)"
+        )
+    return metrics
 
 
 #: the shared scorer's figures every light-field table reports, and their column heads

@@ -158,14 +158,15 @@ def test_console_script_help():
 
 def test_points_command_writes_csv_and_overlay(tiny_hci, tmp_path, capsys):
     from diffdepth.io import read_points_csv
+    from diffdepth.io.manifest import verify_manifest
 
     folder, lf = tiny_hci
-    out = tmp_path / "pts" / "points.csv"
+    out = tmp_path / "pts" / "points"
     code, err = _run(capsys, "points", folder, "--out", out)
     assert code == 0, err
-    pts = read_points_csv(out)
+    pts = read_points_csv(out / "points.csv")
     assert len(pts) > 20 and pts.confidence is not None
-    assert out.with_suffix(".png").exists()
+    assert (out / "points.png").exists() and verify_manifest(out) == []
     # the points carry the scene's disparity where they sit (3 views of 8-bit PNG, so coarse;
     # a wrong sign or scale would be off by about 1 px per view step)
     h, w = lf.gt.shape

@@ -108,7 +108,7 @@ def readonly_user():
             pytest.skip("this user can write into read-only folders here")
         script = _SCRIPT.format(pkg=str(base / "pkg"))
 
-        def run(args, **extra):
+        def run(args, cwd=None, **extra):
             env = {
                 k: v
                 for k, v in os.environ.items()
@@ -119,7 +119,7 @@ def readonly_user():
             return subprocess.run(
                 [sys.executable, "-c", script, *map(str, args)],
                 env=env,
-                cwd=str(writable),
+                cwd=str(cwd or writable),
                 capture_output=True,
                 text=True,
                 preexec_fn=preexec,
@@ -170,3 +170,35 @@ def test_nowhere_to_cache_compiles_every_run_and_says_so(readonly_user, write_ti
     assert res.returncode == 0, res.stderr[-3000:]
     assert "every run compiles them" in res.stderr
     assert (out / "disparity.pfm").is_file()
+
+
+def test_a_run_writes_nothing_outside_its_output_and_the_temp_folder(
+    readonly_user, write_tiny_hci, points_csv
+):
+    """Package, HOME and the working folder read-only: every command works, matplotlib says
+    nothing about its config folder, and the only things written are the results under --out
+    and diffdepth's own private folders in the temp folder (no stray temporary folders)."""
+    run, base, writable, tmp = readonly_user
+    cwd = base / "cwd"
+    cwd.mkdir()
+    _read_only(cwd)
+    scene, lf = write_tiny_hci(base / "scene3")
+    pts = points_csv(base / "points3.csv", lf)
+    before = sorted(p.name for p in writable.iterdir())
+    commands = [
+        ["run", scene, "--points", pts, "--no-optimize", "--out", writable / "r"],
+        ["points", scene, "--out", writable / "p"],
+        ["score", writable / "r" / "disparity.pfm", scene / "gt_disp_lowres.pfm"],
+        ["run", scene, "--points", pts, "--passes", "1", "--iters", "1", "--out", writable / "r"],
+    ]
+    for args in commands:
+        res = run(args, cwd=cwd)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert "matplotlib" not in res.stderr.lower(), res.stderr[-3000:]
+    added = sorted(set(p.name for p in writable.iterdir()) - set(before))
+    assert added == ["p", "r"]
+    uid = os.getuid()
+    # torch keeps a folder of its own there (torchinductor_<user>): the temp folder is allowed
+    ours = sorted(p.name for p in tmp.iterdir() if not p.name.startswith("torchinductor_"))
+    assert ours == [f"diffdepth-mpl-{uid}", f"diffdepth-numba-{uid}"]
+    assert not [p for p in cwd.rglob("*")]

@@ -9,10 +9,16 @@ and COLMAP's own log.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import math
+import os
+import signal
 import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,16 +39,72 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class UsageError(Exception):
+    """A command line argparse cannot take (printed on one line, exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line: raised, not printed with the usage and exited."""
+
+    def error(self, message: str):
+        text = " ".join(str(message).split())
+        raise UsageError(f"{text} (see: {self.prog} --help)")
+
+
+#: the largest grid side, and the most views, a folder of views may have
+MAX_GRID_SIDE = 1000
+MAX_VIEWS = 10000
+
+
 def _grid(text: str) -> tuple[int, int]:
     try:
         rows, cols = (int(v) for v in text.lower().split("x"))
-        if rows < 1 or cols < 1:
+        if not (1 <= rows <= MAX_GRID_SIDE and 1 <= cols <= MAX_GRID_SIDE):
+            raise ValueError
+        if rows * cols > MAX_VIEWS:
             raise ValueError
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--grid wants ROWSxCOLS such as 1x5, not {text!r}"
+            f"--grid wants ROWSxCOLS such as 1x5 (each from 1 to {MAX_GRID_SIDE}, at most "
+            f"{MAX_VIEWS} views), not {text!r}"
         ) from None
     return rows, cols
+
+
+def _int_in(flag: str, lo: int, hi: int):
+    """An argparse type: an integer from lo to hi (inclusive)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(
+                f"{flag} wants an integer from {lo} to {hi}, not {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def _finite(flag: str, nonzero: bool = False):
+    """An argparse type: a finite number (and not zero, with nonzero)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or (nonzero and value == 0.0):
+            what = "a finite, non-zero number" if nonzero else "a finite number"
+            raise argparse.ArgumentTypeError(f"{flag} wants {what}, not {text!r}")
+        return value
+
+    return parse
+
+
+MAX_SEED = 2**32 - 1
 
 
 def _add_output_flags(p: argparse.ArgumentParser) -> None:
@@ -52,6 +114,15 @@ def _add_output_flags(p: argparse.ArgumentParser) -> None:
     )
     loud.add_argument(
         "-v", "--verbose", action="store_true", help="print details, with COLMAP's own log"
+    )
+
+
+def _add_gt_scale(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--gt-scale",
+        type=_finite("--gt-scale", nonzero=True),
+        default=1.0,
+        help="multiply the gt file by this",
     )
 
 
@@ -88,17 +159,22 @@ def _add_common_run_flags(p: argparse.ArgumentParser) -> None:
         help="light fields: compare colours or the first VGG16 block's features",
     )
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to compute")
-    p.add_argument("--seed", type=int, default=0, help="random seed (view subsets, samples)")
+    p.add_argument(
+        "--seed",
+        type=_int_in("--seed", 0, MAX_SEED),
+        default=0,
+        help="random seed (view subsets, samples)",
+    )
     p.add_argument(
         "--passes",
-        type=int,
+        type=_int_in("--passes", 0, 1000),
         default=None,
         help=f"passes over the phases (default: {lf.passes} for light fields, "
         f"{mv.passes} for multi-view)",
     )
     p.add_argument(
         "--iters",
-        type=int,
+        type=_int_in("--iters", 0, 100000),
         default=None,
         help=f"Adam steps per phase (default: {lf.iters_per_phase} for light fields, "
         f"{mv.iters_per_phase} for multi-view)",
@@ -110,7 +186,7 @@ def _add_common_run_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="diffdepth",
         description="Dense disparity/depth from sparse points by differentiable diffusion.",
         epilog="Each command has its own options: diffdepth COMMAND --help",
@@ -132,7 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
         "pictures, metrics and report.html into --out.",
     )
     run.add_argument("scene", help="scene folder (HCI, grid views, image row, COLMAP, Middlebury)")
-    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument(
+        "--out",
+        required=True,
+        help="result folder (replaced whole; a folder that is not a diffdepth result is refused)",
+    )
     run.add_argument(
         "--points",
         metavar="FILE",
@@ -150,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="ground-truth disparity map (PFM, NPY, PGM, PNG); default: the HCI folder's",
     )
-    run.add_argument("--gt-scale", type=float, default=1.0, help="multiply the gt file by this")
+    _add_gt_scale(run)
     run.add_argument(
         "--ref",
         metavar="NAME",
@@ -176,7 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Sparse disparity points of a light field's central view from EPI line detection.",
     )
     pts.add_argument("scene", help="light-field folder")
-    pts.add_argument("--out", required=True, help="CSV file to write (PNG overlay beside it)")
+    pts.add_argument(
+        "--out",
+        required=True,
+        help="result folder: points.csv, points.png (the points over the view), config.json",
+    )
     pts.add_argument(
         "--grid", type=_grid, metavar="ROWSxCOLS", help="rows x columns of views of the folder"
     )
@@ -189,9 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("est", help="estimated disparity map (PFM, NPY, PGM, PNG)")
     score.add_argument("gt", help="ground-truth disparity map")
-    score.add_argument("--gt-scale", type=float, default=1.0, help="multiply the gt file by this")
-    score.add_argument("--est-scale", type=float, default=1.0, help="multiply the estimate by this")
-    score.add_argument("--border", type=int, default=15, help="pixels left out at each border")
+    _add_gt_scale(score)
+    score.add_argument(
+        "--est-scale",
+        type=_finite("--est-scale", nonzero=True),
+        default=1.0,
+        help="multiply the estimate by this",
+    )
+    score.add_argument(
+        "--border",
+        type=_int_in("--border", 0, 100000),
+        default=15,
+        help="pixels left out at each border",
+    )
     score.add_argument("--invalid-zero", action="store_true", help="gt value 0 = unknown")
     score.add_argument("--json", action="store_true", help="print the metrics as JSON")
     _add_batch_and_threads(sub)
@@ -243,8 +337,15 @@ def _log_reprojection(metrics: dict) -> None:
         log.info(text)
 
 
+def _read_points(path: str | None):
+    from diffdepth.io import read_points_csv
+
+    return read_points_csv(path) if path else None
+
+
 def cmd_run(args) -> int:
-    from diffdepth.io import is_multiview, read_lightfield, read_points_csv
+    from diffdepth.io import is_multiview
+    from diffdepth.io.results import check_result_target
 
     if is_multiview(args.scene):
         return cmd_run_multiview(args)
@@ -253,21 +354,30 @@ def cmd_run(args) -> int:
             f"{args.scene}: --ref and --all are for multi-view scenes (a COLMAP model or a "
             "Middlebury *_par.txt), and this folder holds neither"
         )
+    from diffdepth.io import read_lightfield, scan_lightfield
     from diffdepth.pipeline import run_lightfield, write_lightfield_outputs
+    from diffdepth.pipeline.checks import check_lightfield_run
 
     config = _run_config(args)
-    lf = read_lightfield(args.scene, grid=args.grid, gt=args.gt, gt_scale=args.gt_scale)
-    points = read_points_csv(args.points) if args.points else None
+    out = check_result_target(args.out)
+    layout = scan_lightfield(args.scene, grid=args.grid, gt=args.gt)
+    points = _read_points(args.points)
+    # everything that can be known before decoding the views is checked now (the ground
+    # truth's pixels once read, before any computation, in run_lightfield)
+    name = layout.folder.resolve().name
+    n_points = None if points is None else len(points)
+    check_lightfield_run(name, layout.grid, layout.shape, n_points, config, views_loaded=False)
+    lf = read_lightfield(args.scene, gt_scale=args.gt_scale, layout=layout)
     t0 = time.perf_counter()
     result = run_lightfield(lf, points, config, progress=_progress(args))
-    write_lightfield_outputs(result, lf, args.out)
+    write_lightfield_outputs(result, lf, out)
     log.info(
         f"{lf.name}: {len(result.points_initial)} points, {time.perf_counter() - t0:.1f} s,"
-        f" disparity written to {Path(args.out) / 'disparity.pfm'}"
+        f" disparity written to {out / 'disparity.pfm'}"
     )
     _log_metrics(result.metrics)
     _log_reprojection(result.metrics)
-    log.info(f"report: {Path(args.out) / 'report.html'}")
+    log.info(f"report: {out / 'report.html'}")
     return 0
 
 
@@ -286,7 +396,8 @@ def _light_field_flags(args) -> str | None:
 
 
 def cmd_run_multiview(args) -> int:
-    from diffdepth.io import read_multiview, read_points_csv
+    from diffdepth.io import read_multiview
+    from diffdepth.io.results import check_result_target
     from diffdepth.pipeline.multiview import (
         run_multiview,
         run_multiview_all,
@@ -298,19 +409,18 @@ def cmd_run_multiview(args) -> int:
             f"{args.scene}: {wrong}; a multi-view run uses RGB re-projection into random subsets "
             "of views"
         )
+    if args.grid or args.gt:
+        raise InputError(
+            f"{args.scene}: --grid and --gt are for light fields; this is a multi-view scene"
+        )
     config = _multiview_config(args)
+    if args.all and args.points:
+        raise InputError(f"{args.points}: --points names one image's points; not with --all")
+    if args.all and args.ref:
+        raise InputError(f"--ref {args.ref}: --all makes a map of every image; not with --ref")
+    out = check_result_target(args.out, container=args.all)
+    points = _read_points(args.points)
     scene = read_multiview(args.scene)
-    if scene.points3d is None or len(scene.points3d) == 0:
-        from diffdepth.points.colmap import sparse_points
-
-        log.info(f"{scene.source}: no sparse points; matching and triangulating them (pycolmap)")
-        scene = sparse_points(scene, verbose=args.verbose)
-    if args.all:
-        if args.points:
-            raise InputError(f"{args.points}: --points names one image's points; not with --all")
-        status = run_multiview_all(scene, args.out, config, progress=_progress(args), log=log.info)
-        failed = [n for n, s in status.items() if s not in ("done", "skipped")]
-        return 1 if failed else 0
     ref = None
     if args.ref:
         if args.ref not in scene.names:
@@ -319,9 +429,16 @@ def cmd_run_multiview(args) -> int:
                 f"({', '.join(scene.names[:5])}{', ...' if len(scene) > 5 else ''})"
             )
         ref = scene.names.index(args.ref)
-    points = read_points_csv(args.points) if args.points else None
+    if points is None and (scene.points3d is None or len(scene.points3d) == 0):
+        from diffdepth.points.colmap import sparse_points
+
+        log.info(f"{scene.source}: no sparse points; matching and triangulating them (pycolmap)")
+        scene = sparse_points(scene, verbose=args.verbose)
+    if args.all:
+        status = run_multiview_all(scene, out, config, progress=_progress(args), log=log.info)
+        failed = [n for n, s in status.items() if s not in ("done", "skipped")]
+        return 1 if failed else 0
     result = run_multiview(scene, ref, config, points=points, progress=_progress(args))
-    out = Path(args.out)
     write_multiview_outputs(result, scene, out)
     m = result.metrics
     log.info(
@@ -334,17 +451,19 @@ def cmd_run_multiview(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from diffdepth.io.results import check_result_target
     from diffdepth.pipeline import run_lightfield, write_lightfield_outputs
     from diffdepth.points.sampling import noisy_edge_points
     from diffdepth.synth import make_lightfield
 
     config = _run_config(args)
+    out = check_result_target(args.out)
     lf = make_lightfield()
     h, w = lf.gt.shape
     log.info(f"synthetic light field: {lf.views.shape[0]}x{lf.views.shape[1]} views of {w}x{h}")
     points = noisy_edge_points(lf.ref_view, lf.gt, per_tile=20, seed=args.seed)
     result = run_lightfield(lf, points, config, progress=_progress(args))
-    write_lightfield_outputs(result, lf, args.out)
+    write_lightfield_outputs(result, lf, out)
     if any(k.startswith("plain_") for k in result.metrics):
         log.info(f"noisy points ({len(points)}), plain diffusion:")
         _log_metrics(result.metrics, "plain_")
@@ -353,28 +472,42 @@ def cmd_demo(args) -> int:
         log.info(f"noisy points ({len(points)}), plain diffusion:")
     _log_metrics(result.metrics)
     _log_reprojection(result.metrics)
-    log.info(f"outputs in {args.out}/, report: {Path(args.out) / 'report.html'}")
+    log.info(f"outputs in {out}/, report: {out / 'report.html'}")
     return 0
 
 
 def cmd_points(args) -> int:
-    from diffdepth import viz
-    from diffdepth.config import EPIConfig
-    from diffdepth.io import read_lightfield, write_points_csv
+    from diffdepth.config import EPIConfig, LightFieldConfig
+    from diffdepth.io import read_lightfield, scan_lightfield
+    from diffdepth.io.results import check_result_target
+    from diffdepth.pipeline.lightfield import write_points_outputs
     from diffdepth.points.epi import detect_epi_points
 
-    lf = read_lightfield(args.scene, grid=args.grid)
+    if Path(args.out).suffix.lower() in (".csv", ".png", ".txt"):
+        raise InputError(
+            f"--out {args.out}: names a result folder (points.csv, points.png and "
+            f"manifest.json go inside it), not a file; try --out {Path(args.out).with_suffix('')}"
+        )
+    from diffdepth.io import is_multiview
+
+    if is_multiview(args.scene):
+        raise InputError(
+            f"{args.scene}: a multi-view scene (a COLMAP model or a *_par.txt); points finds "
+            "EPI points of light fields (a multi-view run takes the scene's sparse points)"
+        )
+    out = check_result_target(args.out)
+    layout = scan_lightfield(args.scene, grid=args.grid)
+    from diffdepth.pipeline.checks import check_lightfield_run
+
+    plain = LightFieldConfig.plain()  # the EPI detector alone
+    name = layout.folder.resolve().name
+    check_lightfield_run(name, layout.grid, layout.shape, None, plain, views_loaded=False)
+    lf = read_lightfield(args.scene, layout=layout)
     t0 = time.perf_counter()
     config = EPIConfig.for_grid(*lf.grid)
     points = detect_epi_points(lf.views, ref=lf.ref, disp_range=lf.disp_range, config=config)
-    from diffdepth.pipeline import prepare_out_dir
-
-    out = Path(args.out)
-    prepare_out_dir(out.parent)
-    write_points_csv(out, points)
-    lo, hi = lf.disp_range if lf.disp_range else (None, None)
-    viz.save_points_png(out.with_suffix(".png"), lf.ref_view, points.xy, points.value, lo, hi)
-    log.info(f"{len(points)} points in {time.perf_counter() - t0:.1f} s -> {out}")
+    write_points_outputs(points, lf, out, seconds=time.perf_counter() - t0)
+    log.info(f"{len(points)} points in {time.perf_counter() - t0:.1f} s -> {out / 'points.csv'}")
     return 0
 
 
@@ -393,23 +526,15 @@ def cmd_score(args) -> int:
     else:
         for k, v in metrics.items():
             print(f"{k:>20}: {v:.4f}" if isinstance(v, float) else f"{k:>20}: {v}")
+        if metrics["nonfinite_estimates"]:
+            print(
+                f"note: {metrics['nonfinite_estimates']} non-finite estimate(s) counted as bad "
+                f"pixels with error {metrics['nonfinite_error']:g} at every threshold"
+            )
     return 0
 
 
 # ---- batch runs and thread counts ------------------------------------------------------------
-
-
-def _positive_int(flag: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{flag} wants a positive integer, not {text!r}")
-        return value
-
-    return parse
 
 
 def _add_batch_and_threads(sub) -> None:
@@ -432,7 +557,7 @@ def _add_batch_and_threads(sub) -> None:
     )
     batch.add_argument(
         "--workers",
-        type=_positive_int("--workers"),
+        type=_int_in("--workers", 1, 1024),
         default=1,
         help="tasks at once: 1 runs them in this process, more on a local Ray",
     )
@@ -440,14 +565,17 @@ def _add_batch_and_threads(sub) -> None:
         "--address", metavar="HOST:PORT", help="run on the Ray cluster at this address instead"
     )
     batch.add_argument(
-        "--retries", type=int, default=1, help="runs again of a task that failed unexpectedly"
+        "--retries",
+        type=_int_in("--retries", 0, 100),
+        default=1,
+        help="runs again of a task that failed unexpectedly",
     )
     batch.add_argument("--redo", action="store_true", help="run finished tasks again too")
     _add_common_run_flags(batch)
     for name, p in sub.choices.items():
         p.add_argument(
             "--threads",
-            type=_positive_int("--threads"),
+            type=_int_in("--threads", 1, 1024),
             default=None,
             help="threads of torch, numba and BLAS (default: the cores this process may use"
             + ("; in a batch, divided among the workers)" if name == "batch" else ")"),
@@ -486,15 +614,24 @@ def _progress(args) -> bool:
     return not args.quiet
 
 
+class _Stream(logging.StreamHandler):
+    """A console handler that stays quiet when its reader is gone (``diffdepth ... | head``)
+    instead of printing logging's own traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handleError(record)
+
+
 @contextmanager
 def _logging(args) -> Iterator[None]:
     """Messages of the ``diffdepth`` loggers on the console for the length of one command:
     information on stdout, warnings and errors on stderr; --quiet keeps warnings and errors
     only, --verbose adds debugging details."""
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
-    out = logging.StreamHandler(sys.stdout)
+    out = _Stream(sys.stdout)
     out.addFilter(lambda record: record.levelno < logging.WARNING)
-    err = logging.StreamHandler(sys.stderr)
+    err = _Stream(sys.stderr)
     err.setLevel(logging.WARNING)
     err.setFormatter(logging.Formatter("diffdepth: %(levelname)s: %(message)s"))
     saved = log.level, log.propagate
@@ -511,9 +648,96 @@ def _logging(args) -> Iterator[None]:
         log.propagate = saved[1]
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that a run unwinds (staging folders removed)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Inside this block SIGTERM unwinds like an interrupt (main thread, default handler)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = signal.getsignal(signal.SIGTERM)
+    if saved not in (signal.SIG_DFL, None):
+        yield
+        return
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
+def crash_log(exc: BaseException, argv: list[str]) -> str | None:
+    """Write the traceback of an unexpected error into a new file in the system temp folder;
+    its path, or None when nothing can be written there."""
+    text = (
+        f"diffdepth {__version__}, python {sys.version.split()[0]}, {sys.platform}\n"
+        f"command: diffdepth {' '.join(argv)}\n\n"
+        + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    )
+    try:
+        fd, path = tempfile.mkstemp(prefix="diffdepth-error-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError:
+        return None
+    return path
+
+
+def _unexpected(exc: BaseException, argv: list[str]) -> int:
+    """One line for an error that is not bad input, with where its traceback went; status 1."""
+    from diffdepth.io.results import interrupt_note
+
+    path = crash_log(exc, argv)
+    where = f"the traceback is in {path}" if path else "no log could be written"
+    if isinstance(exc, MemoryError):
+        what = "out of memory (use smaller views, fewer views or fewer points)"
+    else:
+        first = (str(exc).splitlines() or [""])[0][:200]
+        what = f"unexpected error: {type(exc).__name__}" + (f": {first}" if first else "")
+    print(f"diffdepth: {what}; {interrupt_note()}; {where}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line: 0 on success, 2 for bad input or usage (one line on stderr), 1 for
+    an unexpected error (one line, the traceback in a log file), 130 when interrupted."""
+    from diffdepth.io.results import forget_events, interrupt_note
+
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    forget_events()
+    try:
+        with _sigterm_unwinds():
+            return _main(argv)
+    except (InputError, UsageError) as e:
+        print(f"diffdepth: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"diffdepth: interrupted; {interrupt_note()}", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print(f"diffdepth: terminated; {interrupt_note()}", file=sys.stderr)
+        return 143
+    except SystemExit:
+        raise  # --help, --version
+    except BrokenPipeError:  # the reader of our output went away (diffdepth ... | head)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except BaseException as e:  # noqa: BLE001  (the last line of defence)
+        return _unexpected(e, argv)
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:  # no command: the help, and the status of a usage error
         parser.print_help(sys.stderr)
         return 2
@@ -530,19 +754,12 @@ def main(argv: list[str] | None = None) -> int:
         "score": cmd_score,
         "batch": cmd_batch,
     }
-    try:
-        with _logging(args), flag_wording():
-            if args.command != "batch":  # a batch sets each task's threads itself
-                from diffdepth.threads import set_threads
+    with _logging(args), flag_wording():
+        if args.command != "batch":  # a batch sets each task's threads itself
+            from diffdepth.threads import set_threads
 
-                set_threads(args.threads)
-            return handlers[args.command](args)
-    except InputError as e:
-        print(f"diffdepth: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("diffdepth: interrupted; no partial result was left", file=sys.stderr)
-        return 130
+            set_threads(args.threads)
+        return handlers[args.command](args)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,11 @@ runs load them in a moment. The cache goes to the first place this process can w
 
 A read-only installation, a read-only HOME or a full disk therefore never stops a run.
 The first time a kernel compiles in a process (an empty or outdated cache), one line says so.
+
+matplotlib (the pictures) keeps its font cache in its config folder; where that folder cannot
+be written (a read-only HOME) and ``MPLCONFIGDIR`` is not set, it goes to the private
+``diffdepth-mpl-<uid>`` of the system temp folder instead of a new temporary folder (and a
+warning) in every run. So a run writes nowhere but its output folder and the temp folder.
 """
 
 from __future__ import annotations
@@ -61,13 +66,13 @@ def _private(folder: Path) -> bool:
     return stat.S_ISDIR(st.st_mode) and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def _temp_folder() -> Path | None:
+def _temp_folder(kind: str = "numba") -> Path | None:
     try:
         tmp = Path(tempfile.gettempdir())
     except (FileNotFoundError, OSError):  # no usable temp folder at all
         return None
     uid = os.getuid() if hasattr(os, "getuid") else "user"
-    folder = tmp / f"diffdepth-numba-{uid}"
+    folder = tmp / f"diffdepth-{kind}-{uid}"
     with contextlib.suppress(OSError):
         folder.mkdir(mode=0o700)
     if not _private(folder):
@@ -119,7 +124,35 @@ def configure(package_dir: Path = PACKAGE_DIR) -> str:
     numba.config.CACHE_DIR = str(folder) if folder is not None else ""
     _guard_cache()
     _install_notice()
+    configure_matplotlib()
     return where
+
+
+def matplotlib_config_folder() -> Path:
+    """Where matplotlib keeps its config and font cache by default (without MPLCONFIGDIR)."""
+    if sys.platform.startswith(("linux", "freebsd")):
+        xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
+        base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".config"
+        return base / "matplotlib"
+    return Path.home() / ".matplotlib"
+
+
+def configure_matplotlib() -> str | None:
+    """Point MPLCONFIGDIR at a private temp folder when matplotlib's own cannot be written
+    (before matplotlib is imported). Returns the folder chosen, or None when left alone."""
+    if os.environ.get("MPLCONFIGDIR", "").strip():
+        return None
+    try:
+        default = matplotlib_config_folder()
+    except (RuntimeError, KeyError):  # no home
+        default = None
+    if default is not None and _can_write(default):
+        return None
+    folder = _temp_folder("mpl")
+    if folder is None:
+        return None  # matplotlib makes a temporary folder itself
+    os.environ["MPLCONFIGDIR"] = str(folder)
+    return str(folder)
 
 
 def cache_location() -> tuple[str | None, Path | None]:

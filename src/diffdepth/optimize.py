@@ -60,7 +60,12 @@ def initial_q(image: np.ndarray, q_scale: float) -> torch.Tensor:
 
 
 def occlusion_cuts(
-    xy: np.ndarray, value: np.ndarray, shape: tuple[int, int], radius: float, jump: float
+    xy: np.ndarray,
+    value: np.ndarray,
+    shape: tuple[int, int],
+    radius: float,
+    jump: float,
+    group_size: int = 20000,
 ) -> np.ndarray:
     """Pixels where the smoothness should be cut at occlusions implied by the points.
 
@@ -68,6 +73,10 @@ def occlusion_cuts(
     ``jump`` (larger label = nearer), the nearer point's pixel and its 4-neighbour stepping
     towards the farther point are marked: the edge between them is cut once both get a large
     Q (an edge's weight is the mean of its pixels' theta). xy [N, 2], value [N] -> bool [H, W].
+
+    The pairs are found in overlapping groups of about ``group_size`` points (`_pair_groups`),
+    so that memory grows with the points, not with their pairs (a million points hold
+    hundreds of millions of pairs); the marks are the same as from all pairs at once.
     """
     from scipy.spatial import cKDTree
 
@@ -75,10 +84,48 @@ def occlusion_cuts(
     cut = np.zeros((h, w), dtype=bool)
     if len(xy) < 2 or radius <= 0:
         return cut
-    pairs = cKDTree(xy).query_pairs(radius, output_type="ndarray")  # [P, 2]
-    if len(pairs) == 0:
-        return cut
-    i, j = pairs[:, 0], pairs[:, 1]
+    xy = np.asarray(xy)
+    value = np.asarray(value)
+    for group in _pair_groups(xy, radius, group_size):
+        pairs = cKDTree(xy[group]).query_pairs(radius, output_type="ndarray")  # [P, 2]
+        if len(pairs):
+            _mark_cuts(cut, xy, value, group[pairs[:, 0]], group[pairs[:, 1]], jump)
+    return cut
+
+
+def _pair_groups(xy: np.ndarray, radius: float, size: int):
+    """Index arrays of point groups such that every pair closer than ``radius`` lies inside
+    one group: cores of ``size`` points in order of y (a crowded band again in order of x),
+    each with every point within ``radius`` of its extent."""
+    n = len(xy)
+    if n <= size:
+        yield np.arange(n)
+        return
+    by_y = np.argsort(xy[:, 1], kind="stable")
+    ys = xy[by_y, 1]
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        lo = np.searchsorted(ys, ys[start] - radius, "left")
+        hi = np.searchsorted(ys, ys[stop - 1] + radius, "right")
+        band = by_y[lo:hi]
+        if len(band) <= 2 * size:
+            yield band
+            continue
+        core = by_y[start:stop]
+        core = core[np.argsort(xy[core, 0], kind="stable")]
+        band = band[np.argsort(xy[band, 0], kind="stable")]
+        bx = xy[band, 0]
+        for s in range(0, len(core), size):
+            part = core[s : s + size]
+            x0, x1 = xy[part[0], 0], xy[part[-1], 0]
+            yield band[
+                np.searchsorted(bx, x0 - radius, "left") : np.searchsorted(bx, x1 + radius, "right")
+            ]
+
+
+def _mark_cuts(cut: np.ndarray, xy, value, i: np.ndarray, j: np.ndarray, jump: float) -> None:
+    """Mark the cuts of the pairs (i, j) in ``cut`` (see `occlusion_cuts`)."""
+    h, w = cut.shape
     swap = value[i] < value[j]
     i, j = np.where(swap, j, i), np.where(swap, i, j)  # i nearer than j
     keep = value[i] - value[j] > jump
@@ -92,7 +139,6 @@ def occlusion_cuts(
     for p in (near, near + step):
         inside = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
         cut[p[inside, 1], p[inside, 0]] = True
-    return cut
 
 
 def _neighbours(xy: torch.Tensor, k: int) -> torch.Tensor:

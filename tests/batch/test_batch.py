@@ -96,11 +96,11 @@ def test_unexpected_failures_are_retried(
     calls = []
     real = work._lightfield
 
-    def flaky(task, settings, stage):
+    def flaky(task, settings, final, write):
         calls.append(task.name)
         if len(calls) == 1:
             raise RuntimeError("worker lost its scratch disk")
-        return real(task, settings, stage)
+        return real(task, settings, final, write)
 
     monkeypatch.setattr(work, "_lightfield", flaky)
     out = tmp_path / "out"

@@ -3,8 +3,9 @@
 import pytest
 from PIL import Image
 
-from diffdepth.batch.tasks import plan_tasks, safe_name, scene_paths
+from diffdepth.batch.tasks import plan_tasks, scene_paths
 from diffdepth.io.errors import InputError
+from diffdepth.io.results import image_result_names, safe_name
 
 
 def _images(folder, n=2):
@@ -81,10 +82,26 @@ def test_bad_inputs_are_one_line_errors(tmp_path, case, expect):
 
 
 def test_safe_names():
-    assert safe_name("..") == "scene"
+    assert safe_name("..", "scene") == "scene"
     assert safe_name("../../etc") == "etc"
     assert safe_name("my scene (1)") == "my_scene_1"
     assert safe_name(".hidden") == "hidden"
+    assert safe_name("x" * 300) == "x" * 120
+
+
+def test_image_result_names_keep_sub_folders_apart_and_never_climb():
+    names = ["sub1/a.png", "sub2/a.png", "a.png", "A.jpg", "...png", "../../x.png", "/abs/y.png"]
+    got = image_result_names(names)
+    assert got == {
+        "sub1/a.png": "sub1_a",
+        "sub2/a.png": "sub2_a",
+        "a.png": "a",
+        "A.jpg": "A-2",  # one folder per image also where names differ only in case
+        "...png": "image",
+        "../../x.png": "x",
+        "/abs/y.png": "abs_y",
+    }
+    assert all("/" not in v and not v.startswith(".") for v in got.values())
 
 
 def test_task_names_are_unique_safe_and_avoid_the_index_files(tmp_path):

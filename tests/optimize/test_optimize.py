@@ -149,6 +149,27 @@ def test_occlusion_cuts_between_near_and_far_points():
     assert not occlusion_cuts(xy, value, (12, 30), radius=4.0, jump=3.0).any()
 
 
+@pytest.mark.parametrize("layout", ["spread", "one_row", "clustered"])
+def test_occlusion_cuts_in_groups_equal_all_pairs_at_once(layout):
+    """The grouped pair search marks exactly what all pairs at once mark, for points spread
+    over the image, on one row (a crowded band) and in clusters."""
+    from diffdepth.optimize import occlusion_cuts
+
+    rng = np.random.default_rng(7)
+    n, shape = 3000, (60, 90)
+    if layout == "spread":
+        xy = rng.uniform([0, 0], [89, 59], (n, 2))
+    elif layout == "one_row":
+        xy = np.stack([rng.uniform(0, 89, n), np.full(n, 30.0)], 1)
+    else:
+        xy = rng.normal([45, 30], 4.0, (n, 2))
+    value = rng.choice([0.0, 2.0], n) + rng.normal(0, 0.1, n)
+    whole = occlusion_cuts(xy, value, shape, 5.0, 1.0, group_size=10**9)
+    assert whole.sum() > 50
+    for size in (100, 257, 1000):
+        np.testing.assert_array_equal(occlusion_cuts(xy, value, shape, 5.0, 1.0, size), whole)
+
+
 def test_anchors_are_added_to_the_loss_and_hold_points_back():
     model_a, loss_fn, _ = _problem(seed=3)
     model_b, _, _ = _problem(seed=3)

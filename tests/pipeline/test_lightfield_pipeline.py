@@ -29,6 +29,7 @@ EXPECTED = {
     "reference.png",
     "report.html",
     "summary.png",
+    "manifest.json",
 }
 
 
@@ -111,7 +112,7 @@ def test_interrupted_write_leaves_nothing(short_run, scene, tmp_path, monkeypatc
     monkeypatch.setattr(viz, "save_loss_png", boom)
     with pytest.raises(KeyboardInterrupt):
         write_lightfield_outputs(result, lf, tmp_path / "out")
-    assert list((tmp_path / "out").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # no result folder, no staging folder beside it
 
 
 def test_points_far_outside_are_dropped_and_none_left_is_an_error(scene):

@@ -3,7 +3,7 @@ import sys
 import numpy as np
 import pytest
 
-from diffdepth.io.errors import InputError
+from diffdepth.io import InputError
 from diffdepth.io.mvs import read_multiview
 from diffdepth.points.colmap import reference_points, sparse_points
 from diffdepth.synth.multiview import make_multiview

@@ -28,6 +28,7 @@ from diffdepth.batch.tasks import Task, plan_tasks
 from diffdepth.batch.work import STATE, TaskSettings, fingerprint, run_task
 from diffdepth.io.errors import InputError
 from diffdepth.io.manifest import read_manifest, verify_manifest
+from diffdepth.io.results import record_finished
 
 #: object store of a local Ray: tasks pass only small records (and multi-view scenes)
 OBJECT_STORE_BYTES = 128 * 1024 * 1024
@@ -441,6 +442,7 @@ def _execute(summary, pending, settings, scenes, workers, address, retries, prog
             rec.time_s, rec.metrics, rec.error = outcome.get("time_s"), outcome["metrics"], None
             rec.threads = outcome.get("threads")
             if rec.status == "done":
+                record_finished(out / task.name)
                 say(f"{task.name}: done, {_describe(outcome)}")
             else:
                 rec.error = outcome["error"]

@@ -17,18 +17,15 @@ file name and unique within the batch.
 from __future__ import annotations
 
 import glob
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from diffdepth.io.errors import InputError
 from diffdepth.io.images import IMAGE_SUFFIXES
 from diffdepth.io.mvs import is_multiview
+from diffdepth.io.results import UniqueNames, image_result_names
 
 LIST_SUFFIXES = (".txt", ".lst", ".list")
-#: names the batch itself writes at the top of its output folder
-RESERVED = ("index.html", "summary.csv")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
@@ -47,13 +44,6 @@ class Task:
     scene: str
     image: str | None = None
     error: str | None = None
-
-
-def safe_name(text: str, fallback: str = "scene") -> str:
-    """A file name from ``text``: letters, digits, '.', '_' and '-' only, not hidden, not
-    '.' or '..'."""
-    name = _UNSAFE.sub("_", text).strip("._")
-    return name or fallback
 
 
 def _has_images(folder: Path) -> bool:
@@ -152,21 +142,6 @@ def scene_paths(inputs: list[str], log=print) -> list[Path]:
     return scenes
 
 
-class _Names:
-    """Unique, safe result-folder names (compared case-insensitively)."""
-
-    def __init__(self):
-        self.used = {n.lower() for n in RESERVED}
-
-    def take(self, wanted: str) -> str:
-        name, k = wanted, 1
-        while name.lower() in self.used:
-            k += 1
-            name = f"{wanted}-{k}"
-        self.used.add(name.lower())
-        return name
-
-
 def _scene_label(path: Path) -> str:
     return path.parent.name if path.is_file() else path.resolve().name
 
@@ -179,14 +154,14 @@ def plan_tasks(inputs: list[str], log=print) -> tuple[list[Task], dict]:
 
     tasks: list[Task] = []
     scenes: dict = {}
-    names = _Names()
+    names = UniqueNames()
     seen = set()
     for path in scene_paths(inputs, log=log):
         key = str(path.resolve())
         if key in seen:
             continue
         seen.add(key)
-        label = names.take(safe_name(_scene_label(path)))
+        label = names.take(_scene_label(path), "scene")
         if not is_multiview(path):
             tasks.append(Task(label, "lightfield", str(path)))
             continue
@@ -196,8 +171,6 @@ def plan_tasks(inputs: list[str], log=print) -> tuple[list[Task], dict]:
             tasks.append(Task(label, "multiview", str(path), error=str(e)))
             continue
         scenes[str(path)] = scene
-        inner = _Names()
-        for image in scene.names:
-            stem = safe_name(Path(image).with_suffix("").as_posix().replace("/", "_"), "image")
-            tasks.append(Task(f"{label}/{inner.take(stem)}", "multiview", str(path), image))
+        for image, folder in image_result_names(scene.names).items():
+            tasks.append(Task(f"{label}/{folder}", "multiview", str(path), image))
     return tasks, scenes

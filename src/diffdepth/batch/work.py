@@ -1,27 +1,23 @@
 """One task of a batch, as a worker runs it: read, compute, write a whole result or nothing.
 
-The result is written into a staging folder under ``OUT/.batch/staging`` (same file system as
-the result), its ``manifest.json`` last, and the folder is renamed into place: at every instant
-the result folder is absent or whole. A task never raises: it returns an outcome record.
+The result is written by the pipeline's writers (`diffdepth.io.results`: staged, manifest.json
+last, swapped in with one rename), staged under ``OUT/.batch/staging`` (same file system as the
+result): at every instant the result folder is absent, or the whole old or new result. A task
+never raises: it returns an outcome record.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
-import os
-import shutil
 import time
 import traceback
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from diffdepth.batch.tasks import Task
 from diffdepth.io.errors import InputError
-from diffdepth.io.manifest import write_manifest
 
 STATE = ".batch"  # the batch's own folder inside its output folder
 
@@ -57,33 +53,24 @@ def fingerprint(task: Task, settings: TaskSettings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _swap_in(stage: Path, final: Path, trash_dir: Path) -> None:
-    """Rename the staged result to ``final``; an earlier folder there is moved aside first
-    and removed after."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if final.exists():
-        trash_dir.mkdir(parents=True, exist_ok=True)
-        old = trash_dir / f"{final.name}-{uuid.uuid4().hex[:8]}"
-        os.replace(final, old)
-    os.replace(stage, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _lightfield(task: Task, settings: TaskSettings, stage: Path) -> dict:
-    from diffdepth.io import read_lightfield
+def _lightfield(task: Task, settings: TaskSettings, final: Path, write: dict) -> dict:
+    from diffdepth.io import read_lightfield, scan_lightfield
     from diffdepth.pipeline import run_lightfield, write_lightfield_outputs
+    from diffdepth.pipeline.checks import check_lightfield_run
 
-    lf = read_lightfield(task.scene, grid=settings.grid)
-    result = run_lightfield(lf, None, settings.lightfield, progress=False)
-    write_lightfield_outputs(result, lf, stage)
+    layout = scan_lightfield(task.scene, grid=settings.grid)
+    name = layout.folder.resolve().name
+    config = settings.lightfield
+    check_lightfield_run(name, layout.grid, layout.shape, None, config, views_loaded=False)
+    lf = read_lightfield(task.scene, layout=layout)
+    result = run_lightfield(lf, None, config, progress=False)
+    write_lightfield_outputs(result, lf, final, **write)
     metrics = dict(result.metrics or {})
     metrics["points"] = len(result.points_initial)
     return metrics
 
 
-def _multiview(task: Task, settings: TaskSettings, stage: Path, scene) -> dict:
+def _multiview(task: Task, settings: TaskSettings, final: Path, write: dict, scene) -> dict:
     from diffdepth.pipeline.multiview import run_multiview, write_multiview_outputs
 
     if scene is None:
@@ -94,7 +81,7 @@ def _multiview(task: Task, settings: TaskSettings, stage: Path, scene) -> dict:
         raise InputError(f"{task.scene}: no image named {task.image}")
     ref = scene.names.index(task.image)
     result = run_multiview(scene, ref, settings.multiview, progress=False)
-    write_multiview_outputs(result, scene, stage)
+    write_multiview_outputs(result, scene, final, **write)
     keep = ("reprojection_error_lab", "plain_reprojection_error_lab", "points_initial")
     return {k: result.metrics[k] for k in keep if k in result.metrics}
 
@@ -110,19 +97,20 @@ def run_task(task: Task, settings: TaskSettings, out_root: str, scene=None) -> d
 
     t0 = time.perf_counter()
     out = Path(out_root)
-    stage = out / STATE / "staging" / f"{uuid.uuid4().hex[:12]}"
+    final = out / task.name
+    write = {
+        "manifest_extra": {"task": task.name, "fingerprint": fingerprint(task, settings)},
+        "staging_dir": out / STATE / "staging",
+    }
     outcome = {"name": task.name, "status": "failed", "metrics": {}, "error": None}
     try:
         if task.error:
             raise InputError(task.error)
         outcome["threads"] = set_threads(settings.threads)
-        stage.mkdir(parents=True)
         if task.kind == "lightfield":
-            metrics = _lightfield(task, settings, stage)
+            metrics = _lightfield(task, settings, final, write)
         else:
-            metrics = _multiview(task, settings, stage, scene)
-        write_manifest(stage, extra={"task": task.name, "fingerprint": fingerprint(task, settings)})
-        _swap_in(stage, out / task.name, out / STATE / "trash")
+            metrics = _multiview(task, settings, final, write, scene)
         outcome.update(status="done", metrics=metrics, retry=False)
     except InputError as e:
         outcome.update(error=str(e), retry=False)
@@ -131,9 +119,5 @@ def run_task(task: Task, settings: TaskSettings, out_root: str, scene=None) -> d
     except Exception as e:  # any other failure of one task is reported, not fatal to the batch
         first = f"{type(e).__name__}: {e}".splitlines()[0]
         outcome.update(error=first, retry=True, traceback=traceback.format_exc())
-    finally:
-        with contextlib.suppress(OSError):
-            if stage.exists():
-                shutil.rmtree(stage, ignore_errors=True)
     outcome["time_s"] = round(time.perf_counter() - t0, 2)
     return outcome

@@ -33,6 +33,15 @@ _PARAMETERS: dict[str, tuple[_Wording, _Wording]] = {
         lambda v: "--device" if v is None else f"--device {v}",
     ),
     "supervised": (lambda v: "supervised=True", lambda v: "--supervised"),
+    "optimize": (lambda v: "optimize=False", lambda v: "--no-optimize"),
+    "gt": (
+        lambda v: "gt=..." if v is None else f"gt={str(v)!r}",
+        lambda v: "--gt FILE" if v is None else f"--gt {v}",
+    ),
+    "points": (
+        lambda v: "points=..." if v is None else f"points={v!r}",
+        lambda v: "--points FILE" if v is None else f"--points {v}",
+    ),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -22,12 +23,21 @@ _WIDE_MODES = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 655
 _PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
+def is_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file; InputError naming it when it cannot even be looked up (a
+    name too long, a loop of links, a folder without permission)."""
+    try:
+        return Path(path).is_file()
+    except OSError as e:
+        raise InputError(f"{str(path)[:200]}: cannot read it ({e.strerror or e})") from None
+
+
 def _open_image(path: Path) -> Image.Image:
     """Open and fully decode an image, turning every failure into an InputError."""
-    if not path.exists():
+    if not is_file(path):
+        if path.is_dir():
+            raise InputError(f"{path}: expected an image file, found a folder")
         raise InputError(f"{path}: image file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: expected an image file, found a folder")
     img = None
     try:
         with warnings.catch_warnings():
@@ -38,25 +48,46 @@ def _open_image(path: Path) -> Image.Image:
         raise InputError(f"{path}: not a readable image (unknown or damaged format)") from exc
     except PermissionError as exc:
         raise InputError(f"{path}: cannot read image (permission denied)") from exc
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: {_too_large(exc)}") from exc
     except _PIL_ERRORS as exc:
         if img is not None:
             img.close()
-        raise InputError(f"{path}: corrupt or truncated image ({exc})") from exc
+        raise InputError(f"{path}: corrupt or truncated image ({_first_line(exc)})") from exc
     return img
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def _too_large(exc: BaseException) -> str:
+    return (
+        f"image too large to read safely ({_first_line(exc)}); crop or downscale it "
+        f"(at most {Image.MAX_IMAGE_PIXELS * 2} pixels)"
+    )
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """(height, width) of an image file from its header, without decoding the pixels."""
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise InputError(f"{path}: image file not found")
     try:
-        with Image.open(path) as img:
-            width, height = img.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:
+                width, height = img.size
     except UnidentifiedImageError as exc:
         raise InputError(f"{path}: not a readable image (unknown or damaged format)") from exc
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot read image (permission denied)") from exc
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: {_too_large(exc)}") from exc
     except _PIL_ERRORS as exc:
-        raise InputError(f"{path}: corrupt or truncated image ({exc})") from exc
+        raise InputError(f"{path}: corrupt or truncated image ({_first_line(exc)})") from exc
+    if width < 1 or height < 1:
+        raise InputError(f"{path}: expected an image with pixels, found {width} x {height}")
     return height, width
 
 
@@ -89,6 +120,48 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return np.ascontiguousarray(rgb, dtype=np.float32)
 
 
+def _read_npy(path: Path) -> np.ndarray:
+    """A numeric .npy array; its header is checked against the file's size and the memory
+    available before anything is allocated (no pickles)."""
+    from diffdepth.memory import check_memory
+
+    if not is_file(path):
+        raise InputError(
+            f"{path}: disparity file not found"
+            if not path.exists()
+            else f"{path}: expected a .npy file, found a folder"
+        )
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unsupported .npy format version {version}")
+            offset = f.tell()
+        size = os.path.getsize(path) - offset
+    except (OSError, ValueError, EOFError, SyntaxError, TypeError) as exc:
+        raise InputError(f"{path}: not a readable .npy array ({_first_line(exc)})") from exc
+    if dtype.hasobject or not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
+        raise InputError(f"{path}: expected a numeric array, found dtype {dtype}")
+    count = math.prod(int(n) for n in shape)
+    if count * dtype.itemsize > size:
+        raise InputError(
+            f"{path}: truncated .npy: its header says {' x '.join(map(str, shape))} of "
+            f"{dtype}, {count * dtype.itemsize} bytes, the file holds {max(size, 0)}"
+        )
+    check_memory(count * 16, f"{path}: a {' x '.join(map(str, shape))} map", "use a smaller map")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npy array ({_first_line(exc)})") from exc
+    if np.iscomplexobj(arr):
+        raise InputError(f"{path}: expected a real-valued array, found dtype {arr.dtype}")
+    return arr
+
+
 def read_disparity_map(
     path: str | os.PathLike, scale: float = 1.0, invalid_zero: bool = False
 ) -> np.ndarray:
@@ -99,33 +172,30 @@ def read_disparity_map(
     "unknown" and become NaN.
     """
     path = Path(path)
+    if not math.isfinite(scale) or scale == 0:
+        raise InputError(f"{path}: the scale must be a finite, non-zero number, not {scale}")
     suffix = path.suffix.lower()
     if suffix == ".pfm":
         arr = read_pfm(path)
     elif suffix == ".npy":
-        if not path.is_file():
-            raise InputError(f"{path}: disparity file not found")
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            raise InputError(f"{path}: not a readable .npy array ({exc})") from exc
-        if not np.issubdtype(arr.dtype, np.number):
-            raise InputError(f"{path}: expected a numeric array, found dtype {arr.dtype}")
+        arr = _read_npy(path)
     else:
         img = _open_image(path)
-        if img.mode in ("RGB", "RGBA", "P", "CMYK", "LA"):
+        if len(img.getbands()) != 1 or img.mode == "P":
             raise InputError(
                 f"{path}: expected a single-channel disparity image, found mode {img.mode}"
             )
         arr = np.asarray(img)
-    arr = np.asarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        arr = np.asarray(arr, dtype=np.float32)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
-    if arr.ndim != 2:
+    if arr.ndim != 2 or arr.size == 0:
         raise InputError(
             f"{path}: expected a single-channel [H, W] disparity map, found shape {arr.shape}"
         )
-    arr = arr * np.float32(scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        arr = arr * np.float32(scale)
     if invalid_zero:
         arr[arr == 0] = np.nan
     return np.ascontiguousarray(arr, dtype=np.float32)

@@ -11,13 +11,87 @@ at integers (x = column, y = row). Two sources are read:
 
 from __future__ import annotations
 
-from pathlib import Path
+import math
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
 from diffdepth.io.errors import InputError
-from diffdepth.io.images import read_image
+from diffdepth.io.images import is_file, read_image
 from diffdepth.types import MultiViewScene
+
+
+def resolve_image_path(image_dir: str | Path, name: str, where: str) -> Path:
+    """``image_dir / name`` for an image name read from a camera file, refused (InputError
+    naming ``where``) when the name is empty, absolute, or climbs out of the folder with
+    '..' (a camera file names images inside its image folder, nothing else)."""
+    shown = repr(name[:80]) + ("..." if len(name) > 80 else "")
+    if not name or "\x00" in name:
+        raise InputError(f"{where}: expected an image name, found {shown}")
+    for pure in (PurePosixPath(name), PureWindowsPath(name)):
+        if pure.is_absolute() or pure.drive or pure.root or ".." in pure.parts:
+            raise InputError(
+                f"{where}: image name {shown} points outside the image folder {image_dir}; "
+                "expected a path inside it"
+            )
+    return Path(image_dir) / name
+
+
+#: tolerance of the rotation checks (R^T R = I, |q| = 1)
+ROTATION_TOLERANCE = 1e-3
+
+
+def validate_cameras(scene: MultiViewScene) -> MultiViewScene:
+    """Check the cameras and points of a scene, whichever reader produced it: finite values,
+    positive focal lengths, intrinsics with (0, 0, 1) as last row, rotations (R^T R = I,
+    det R = +1), image names inside the image folder, finite sparse points and observations.
+    Returns the scene; InputError naming the image and what was found otherwise."""
+    src = scene.source or "scene"
+    n = len(scene)
+    if n == 0:
+        raise InputError(f"{src}: expected at least one image, found none")
+    for i in range(n):
+        where = f"{src}: image {scene.names[i]}"
+        K, R, t = scene.K[i], scene.R[i], scene.t[i]
+        if not (np.isfinite(K).all() and np.isfinite(R).all() and np.isfinite(t).all()):
+            raise InputError(f"{where}: expected finite camera values, found NaN or infinity")
+        fx, fy = K[0, 0], K[1, 1]
+        if not (fx > 0 and fy > 0):
+            raise InputError(
+                f"{where}: expected positive focal lengths, found fx = {fx:g}, fy = {fy:g}"
+            )
+        if np.abs(K[2] - (0.0, 0.0, 1.0)).max() > 1e-9 or K[1, 0] != 0:
+            raise InputError(
+                f"{where}: expected intrinsics [[fx, s, cx], [0, fy, cy], [0, 0, 1]], found "
+                f"last rows {K[1].tolist()} {K[2].tolist()}"
+            )
+        err = np.abs(R.T @ R - np.eye(3)).max()
+        if err > ROTATION_TOLERANCE or np.linalg.det(R) <= 0:
+            what = "a reflection" if np.linalg.det(R) < 0 else f"R^T R - I up to {err:.2g}"
+            raise InputError(f"{where}: expected a rotation matrix, found {what}")
+        h, w = scene.shape(i)
+        if h < 1 or w < 1:
+            raise InputError(f"{where}: expected an image with pixels, found {w} x {h}")
+        if not np.isfinite(scene.images[i]).all():
+            raise InputError(f"{where}: expected finite pixel values, found NaN or infinity")
+    if scene.points3d is not None and not np.isfinite(scene.points3d).all():
+        bad = int((~np.isfinite(scene.points3d).all(1)).sum())
+        raise InputError(f"{src}: {bad} sparse 3D point(s) have non-finite coordinates")
+    if scene.obs_xy is not None:
+        for name, xy in zip(scene.names, scene.obs_xy):
+            if not np.isfinite(xy).all():
+                raise InputError(f"{src}: image {name}: observations with non-finite positions")
+    return scene
+
+
+def check_unit_quaternion(q: np.ndarray, where: str) -> None:
+    """A camera pose quaternion (qw, qx, qy, qz) must be finite and of length 1."""
+    with np.errstate(over="ignore"):
+        norm = float(np.linalg.norm(q)) if np.isfinite(q).all() else math.nan
+    if not abs(norm - 1.0) <= ROTATION_TOLERANCE:
+        raise InputError(
+            f"{where}: expected a unit quaternion (qw, qx, qy, qz), found length {norm:g}"
+        )
 
 
 def _parse_floats(tokens: list[str], path: Path, lineno: int) -> np.ndarray:
@@ -40,16 +114,21 @@ def read_middlebury_cameras(
     par_file = Path(par_file)
     image_dir = par_file.parent if image_dir is None else Path(image_dir)
     try:
-        lines = [ln.split() for ln in par_file.read_text().splitlines()]
+        lines = [ln.split() for ln in par_file.read_text(encoding="utf-8").splitlines()]
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{par_file}: expected a Middlebury camera file, found {err}") from None
     lines = [(i + 1, ln) for i, ln in enumerate(lines) if ln]
-    if not lines or len(lines[0][1]) != 1 or not lines[0][1][0].isdigit():
-        raise InputError(f"{par_file}: expected the number of images on the first line")
-    n = int(lines[0][1][0])
+    first = lines[0][1] if lines else []
+    if len(first) != 1 or not (first[0].isascii() and first[0].isdigit()):
+        found = " ".join(first)[:40]
+        raise InputError(
+            f"{par_file}: expected the number of images on the first line, found {found!r}"
+        )
+    n = int(first[0]) if len(first[0]) <= 9 else -1
     rows = lines[1:]
     if len(rows) != n:
-        raise InputError(f"{par_file}: expected {n} camera lines, found {len(rows)}")
+        count = first[0] if n >= 0 else f"{first[0][:9]}..."
+        raise InputError(f"{par_file}: expected {count} camera lines, found {len(rows)}")
     names, K, R, t, images = [], [], [], [], []
     for lineno, tokens in rows:
         if len(tokens) != 22:
@@ -58,17 +137,19 @@ def read_middlebury_cameras(
                 f"(K, R, t), found {len(tokens)} fields"
             )
         vals = _parse_floats(tokens[1:], par_file, lineno)
+        img_path = resolve_image_path(image_dir, tokens[0], f"{par_file}: line {lineno}")
         names.append(tokens[0])
         K.append(vals[:9].reshape(3, 3))
         R.append(vals[9:18].reshape(3, 3))
         t.append(vals[18:21])
-        img_path = image_dir / tokens[0]
-        if not img_path.is_file():
+        if not is_file(img_path):
             raise InputError(
                 f"{par_file}: line {lineno}: names image {tokens[0]}, "
                 f"expected it at {img_path}, found nothing"
             )
         images.append(read_image(img_path))
+    if not rows:
+        raise InputError(f"{par_file}: expected at least one camera line, found none")
     return MultiViewScene(
         images, names, np.array(K), np.array(R), np.array(t), source=str(par_file)
     )
@@ -82,11 +163,17 @@ def _find_colmap_model(path: Path) -> Path | None:
 
 
 def is_multiview(path: str | Path) -> bool:
-    """True when ``path`` holds (or is) a COLMAP model or a Middlebury camera file."""
+    """True when ``path`` holds (or is) a COLMAP model or a Middlebury camera file. InputError
+    when the path cannot be read (no permission)."""
     path = Path(path)
-    if path.is_file():
-        return path.name.endswith("_par.txt")
-    return path.is_dir() and (_find_colmap_model(path) is not None or any(path.glob("*_par.txt")))
+    try:
+        if path.is_file():
+            return path.name.endswith("_par.txt")
+        return path.is_dir() and (
+            _find_colmap_model(path) is not None or any(path.glob("*_par.txt"))
+        )
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the scene ({e.strerror or e})") from None
 
 
 def read_multiview(
@@ -104,7 +191,7 @@ def read_multiview(
     from diffdepth.io.colmap import read_colmap_model
 
     path = Path(path)
-    if not path.exists():
+    if not is_multiview(path) and not path.exists():
         raise InputError(
             f"{path}: expected a COLMAP model or a Middlebury *_par.txt, found nothing"
         )
@@ -131,6 +218,7 @@ def read_multiview(
                     + (f"{len(pars)} *_par.txt files" if pars else "neither")
                 )
             scene = read_middlebury_cameras(pars[0], image_dir)
+    validate_cameras(scene)
     if require_points and (scene.points3d is None or len(scene.points3d) == 0):
         raise InputError(f"{scene.source}: expected sparse 3D points, found none")
     return scene

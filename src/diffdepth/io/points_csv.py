@@ -16,6 +16,9 @@ from diffdepth.types import PointSet
 
 #: Accepted names of the label column, in order of preference.
 VALUE_NAMES = ("disparity", "value", "inverse_depth")
+#: the largest magnitude of a coordinate, value or confidence (beyond it a number is no pixel
+#: position or label, and float32 would round it to infinity)
+MAX_MAGNITUDE = 1e9
 
 
 def read_points_csv(path: str | os.PathLike) -> PointSet:
@@ -36,9 +39,19 @@ def read_points_csv(path: str | os.PathLike) -> PointSet:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read points file as UTF-8 text ({exc})") from exc
 
+    from diffdepth.memory import check_memory
+
+    # parsing keeps every field as a Python float and string for a moment: ~30 bytes per byte
+    check_memory(30 * len(text), f"{path}: reading {len(text)} bytes of points", "fewer points")
+    if "\x00" in text:
+        raise InputError(f"{path}: expected CSV text, found NUL bytes (a binary file?)")
+    try:
+        parsed = list(enumerate(csv.reader(io.StringIO(text)), start=1))
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
     rows = (
         (lineno, row)
-        for lineno, row in enumerate(csv.reader(io.StringIO(text)), start=1)
+        for lineno, row in parsed
         if row and any(f.strip() for f in row) and not row[0].lstrip().startswith("#")
     )
     header_line = next(rows, None)
@@ -51,7 +64,8 @@ def read_points_csv(path: str | os.PathLike) -> PointSet:
     if missing:
         raise InputError(
             f"{path}: line {header_no}: missing column(s) {', '.join(missing)}: expected a header "
-            f"x,y,disparity (or value / inverse_depth) [,confidence], found {','.join(header)}"
+            f"x,y,disparity (or value / inverse_depth) [,confidence], found "
+            f"{','.join(header)[:80]!r}"
         )
     wanted = ["x", "y", value_name] + (["confidence"] if "confidence" in names else [])
     cols = [names.index(n) for n in wanted]
@@ -70,12 +84,17 @@ def read_points_csv(path: str | os.PathLike) -> PointSet:
                 v = float(field)
             except ValueError:
                 raise InputError(
-                    f"{path}: line {lineno}: column {name}: expected a number, found {field!r}"
+                    f"{path}: line {lineno}: column {name}: expected a number, found {field[:40]!r}"
                 ) from None
             if not np.isfinite(v):
                 raise InputError(
                     f"{path}: line {lineno}: column {name}: expected a finite number, "
-                    f"found {field!r}"
+                    f"found {field[:40]!r}"
+                )
+            if abs(v) > MAX_MAGNITUDE:
+                raise InputError(
+                    f"{path}: line {lineno}: column {name}: expected a number from "
+                    f"-{MAX_MAGNITUDE:g} to {MAX_MAGNITUDE:g}, found {field[:40]!r}"
                 )
             values.append(v)
         data.append(values)

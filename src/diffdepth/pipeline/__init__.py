@@ -11,7 +11,6 @@ write_multiview_outputs(result, scene, "out/")
 
 from diffdepth.config import LightFieldConfig, MultiViewConfig
 from diffdepth.pipeline.lightfield import LightFieldResult, run_lightfield, write_lightfield_outputs
-from diffdepth.pipeline.outputs import prepare_out_dir, staged_outputs
 
 #: the former name of `LightFieldConfig`
 RunConfig = LightFieldConfig
@@ -21,8 +20,6 @@ __all__ = [
     "LightFieldResult",
     "MultiViewConfig",
     "RunConfig",
-    "prepare_out_dir",
     "run_lightfield",
-    "staged_outputs",
     "write_lightfield_outputs",
 ]

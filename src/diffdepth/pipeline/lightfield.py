@@ -19,7 +19,6 @@ model (occlusion order by label, Q from Sobel alone): the paper's plain-diffusio
 
 from __future__ import annotations
 
-import json
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from diffdepth.io.errors import InputError, parameter
 from diffdepth.losses import LightFieldLoss, supervised_loss
 from diffdepth.optimize import DiffusionModel, History, optimize
 from diffdepth.photo import LightFieldProblem
+from diffdepth.pipeline.checks import check_lightfield_run
 from diffdepth.pipeline.model import (
     build_model,
     check_device,
@@ -40,7 +40,12 @@ from diffdepth.pipeline.model import (
     plain_model,
     validate_points,
 )
-from diffdepth.pipeline.outputs import peak_rss_mib, staged_outputs, write_run_record
+from diffdepth.pipeline.outputs import (
+    peak_rss_mib,
+    software_versions,
+    write_json,
+    write_run_record,
+)
 from diffdepth.types import LightField, PointSet
 
 #: the stages of a light-field run, in order (their times are ``timings[stage + "_s"]``)
@@ -87,18 +92,23 @@ def merge_points(a: PointSet, b: PointSet) -> PointSet:
 def points_stage(
     lf: LightField, points: PointSet | None, config: LightFieldConfig
 ) -> tuple[PointSet, LightFieldConfig]:
-    """The initial points: ``points`` checked, or the EPI detector's (with ``config.epi``, or the
-    preset of the grid's shape).  Returns the points and the config with the EPI preset set."""
-    if points is None:
-        from diffdepth.points.epi import detect_epi_points
+    """The initial points: ``points`` checked (`check_points`), or the EPI detector's (with
+    ``config.epi``, or the preset of the grid's shape).  Returns the points and the config with
+    the EPI preset set."""
+    if points is not None:
+        return check_points(lf, points), config
+    from diffdepth.points.epi import detect_epi_points
 
-        epi = config.epi or EPIConfig.for_grid(*lf.grid)
-        config = config.replace(epi=epi)
-        points = detect_epi_points(lf.views, ref=lf.ref, disp_range=lf.disp_range, config=epi)
-        source = "EPI detector"
-    else:
-        source = "points"
-    return validate_points(points, lf.shape, source), config
+    epi = config.epi or EPIConfig.for_grid(*lf.grid)
+    config = config.replace(epi=epi)
+    points = detect_epi_points(lf.views, ref=lf.ref, disp_range=lf.disp_range, config=epi)
+    return validate_points(points, lf.shape, "EPI detector"), config
+
+
+def check_points(lf: LightField, points: PointSet) -> PointSet:
+    """Given points checked (InputError): finite, at least one, disparities within the image's
+    size; points whose window misses the image dropped."""
+    return validate_points(points, lf.shape, "points", max_abs_value=max(lf.shape))
 
 
 def densify_stage(
@@ -227,10 +237,15 @@ def run_lightfield(
 
     points: the initial points (reference-view pixels, disparity); None runs the EPI detector.
     The result keeps the plain diffusion of the points too (``disparity_plain``: one more solve
-    unless the run is that) and scores both (``metrics``).
+    unless the run is that) and scores both (``metrics``).  Before any work, the points given
+    and the run are checked (`diffdepth.pipeline.checks`): InputError when it cannot succeed.
     """
     config = config or LightFieldConfig()
     device = check_device(config.device)
+    if points is not None:
+        points = check_points(lf, points)
+    n_given = None if points is None else len(points)
+    check_lightfield_run(lf.name, lf.grid, lf.shape, n_given, config, lf.gt)
     torch.manual_seed(config.seed)
     timings = {f"{stage}_s": 0.0 for stage in STAGES}
 
@@ -242,7 +257,8 @@ def run_lightfield(
 
     t_start = time.perf_counter()
     with stage("points"):
-        points, config = points_stage(lf, points, config)
+        if points is None:
+            points, config = points_stage(lf, points, config)
         problem = LightFieldProblem.from_lightfield(lf, config.views)
     added = PointSet(np.zeros((0, 2)), np.zeros(0))
     if config.densify and len(problem):
@@ -281,16 +297,28 @@ def run_lightfield(
 
 
 def write_lightfield_outputs(
-    result: LightFieldResult, lf: LightField, out_dir: str | Path, extra: dict | None = None
-) -> list[Path]:
-    """Write every output file into ``out_dir`` (staged: all files or none appear), the report
-    (report.html, summary.png) last."""
+    result: LightFieldResult,
+    lf: LightField,
+    out_dir: str | Path,
+    extra: dict | None = None,
+    manifest_extra: dict | None = None,
+    staging_dir: str | Path | None = None,
+) -> Path:
+    """Write the result folder ``out_dir`` whole or not at all (`diffdepth.io.results`): the
+    maps, pictures, records, the report (report.html, summary.png) and manifest.json last. An
+    earlier result there is replaced; a folder that is not a diffdepth result is refused.
+
+    extra: more entries of config.json; manifest_extra: facts kept in the manifest;
+    staging_dir: where the result is staged (default: beside ``out_dir``). Returns the folder.
+    """
     from diffdepth import viz
     from diffdepth.io import write_pfm
+    from diffdepth.io.results import check_result_target, staged_result
     from diffdepth.metrics import badpix_map
     from diffdepth.report import write_report
 
-    with staged_outputs(out_dir) as stage:
+    out = check_result_target(out_dir)
+    with staged_result(out, manifest_extra, staging_dir) as stage:
         d = result.disparity
         write_pfm(stage / "disparity.pfm", d)
         np.save(stage / "disparity.npy", d.astype(np.float32))
@@ -312,7 +340,7 @@ def write_lightfield_outputs(
             **(extra or {}),
         }
         write_run_record(stage, result, "disparity", info)
-        (stage / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
+        write_json(stage / "metrics.json", result.metrics)
         if lf.gt is not None:
             write_pfm(stage / "gt.pfm", lf.gt)
             viz.save_map_png(stage / "gt.png", lf.gt, lo, hi)
@@ -325,3 +353,31 @@ def write_lightfield_outputs(
                 result.metrics.get("badpix_0.07"),
             )
         write_report(stage)
+    return out
+
+
+def write_points_outputs(
+    points: PointSet, lf: LightField, out_dir: str | Path, seconds: float | None = None
+) -> Path:
+    """Write the result folder of a light field's points, whole or not at all: points.csv
+    (x, y, disparity, confidence), points.png (the points over the reference view, with a
+    colour bar), config.json (scene, grid, count, time, versions) and manifest.json last."""
+    from diffdepth import viz
+    from diffdepth.io import write_points_csv
+    from diffdepth.io.results import check_result_target, staged_result
+
+    out = check_result_target(out_dir)
+    with staged_result(out) as stage:
+        write_points_csv(stage / "points.csv", points)
+        lo, hi = lf.disp_range if lf.disp_range else (None, None)
+        viz.save_points_png(stage / "points.png", lf.ref_view, points.xy, points.value, lo, hi)
+        info = {
+            "scene": lf.name,
+            "grid": list(lf.grid),
+            "reference_view": list(lf.ref),
+            "points": len(points),
+            "timings": {"total_s": seconds},
+            "versions": software_versions(),
+        }
+        write_json(stage / "config.json", info)
+    return out

@@ -19,13 +19,38 @@ def check_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def validate_points(points: PointSet, shape: tuple[int, int], source: str) -> PointSet:
-    """Drop points whose 7x7 window misses the image; refuse an empty or non-finite set."""
+def validate_points(
+    points: PointSet,
+    shape: tuple[int, int],
+    source: str,
+    max_abs_value: float | None = None,
+    positive: bool = False,
+) -> PointSet:
+    """Drop points whose 7x7 window misses the image; refuse an empty or non-finite set,
+    values outside ``[-max_abs_value, max_abs_value]`` (a light field's disparity larger than
+    the image), non-positive values where ``positive`` (inverse depth behind the camera) and
+    negative or non-finite confidences."""
     if len(points) == 0:
         raise InputError(f"{source}: no points (at least one point is needed to diffuse)")
     bad = ~np.isfinite(points.xy).all(1) | ~np.isfinite(points.value)
     if bad.any():
         raise InputError(f"{source}: {int(bad.sum())} points have non-finite coordinates/values")
+    if max_abs_value is not None:
+        far = np.abs(points.value) > max_abs_value
+        if far.any():
+            i = int(np.argmax(far))
+            raise InputError(
+                f"{source}: {int(far.sum())} point value(s) outside the sane range "
+                f"-{max_abs_value:g}..{max_abs_value:g} (larger than the image), e.g. "
+                f"{float(points.value[i]):g} at ({points.xy[i, 0]:g}, {points.xy[i, 1]:g})"
+            )
+    if positive and not (points.value > 0).all():
+        n = int((points.value <= 0).sum())
+        raise InputError(f"{source}: {n} point(s) with inverse depth <= 0 (behind the camera)")
+    if points.confidence is not None:
+        conf = points.confidence
+        if not (np.isfinite(conf).all() and (conf >= 0).all()):
+            raise InputError(f"{source}: confidences must be finite and >= 0")
     h, w = shape
     x, y = np.round(points.xy[:, 0]), np.round(points.xy[:, 1])
     inside = (x >= -3) & (x <= w + 2) & (y >= -3) & (y <= h + 2)

@@ -38,6 +38,7 @@ from diffdepth.io.errors import InputError
 from diffdepth.losses.multiview import MultiViewLoss
 from diffdepth.metrics.reprojection import reprojection_error
 from diffdepth.optimize import History, optimize
+from diffdepth.pipeline.checks import check_multiview_run
 from diffdepth.pipeline.model import (
     build_model,
     check_device,
@@ -45,7 +46,7 @@ from diffdepth.pipeline.model import (
     plain_model,
     validate_points,
 )
-from diffdepth.pipeline.outputs import peak_rss_mib, staged_outputs, write_run_record
+from diffdepth.pipeline.outputs import peak_rss_mib, write_json, write_run_record
 from diffdepth.types import MultiViewScene, PointSet
 
 
@@ -109,16 +110,25 @@ def run_multiview(
     if len(scene) < 2:
         raise InputError(f"{scene.source}: a multi-view run needs at least two images")
     ref = scene.default_ref() if ref is None else int(ref)
+    if not 0 <= ref < len(scene):
+        raise InputError(f"{scene.source}: reference image {ref} is not one of its {len(scene)}")
     name = scene.names[ref]
-    torch.manual_seed(config.seed)
-    t0 = time.perf_counter()
     image = scene.images[ref]
     if points is None:
         points = reference_point_set(scene, ref)
-    points = validate_points(points, image.shape[:2], f"{scene.source}: {name}")
+    points = validate_points(points, image.shape[:2], f"{scene.source}: {name}", positive=True)
+    check_multiview_run(scene, ref, len(points), config)
+    torch.manual_seed(config.seed)
+    t0 = time.perf_counter()
     scale = float(np.median(points.value))
     if not scale > 0:
         raise InputError(f"{scene.source}: {name}: the sparse points lie behind the camera")
+    spread = points.value / scale
+    if spread.max() > 1e6 or spread.min() < 1e-6:
+        raise InputError(
+            f"{scene.source}: {name}: inverse depths span more than 10^6 around their median "
+            f"{scale:g} ({points.value.min():g} .. {points.value.max():g}); expected one scene"
+        )
     from diffdepth.points.pinhole import PinholeViews, select_views
 
     views = select_views(scene, ref, config.max_views, config.max_angle)
@@ -347,21 +357,31 @@ def depth_to_points(
     return world.astype(np.float32), rgb, (rows, cols)
 
 
-def write_multiview_outputs(result: MultiViewResult, scene: MultiViewScene, out_dir) -> None:
-    """depth.pfm/.npy (scene units, every pixel), depth_u16.png (16-bit, valid pixels, scale in
+def write_multiview_outputs(
+    result: MultiViewResult,
+    scene: MultiViewScene,
+    out_dir,
+    manifest_extra: dict | None = None,
+    staging_dir=None,
+) -> Path:
+    """Write the result folder ``out_dir`` whole or not at all (`diffdepth.io.results`):
+    depth.pfm/.npy (scene units, every pixel), depth_u16.png (16-bit, valid pixels, scale in
     config.json and metrics.json), depth_maps/NAME.geometric.bin (COLMAP, valid pixels),
     depth.png, the plain diffusion, the reference image, mask.png/.npy, confidence.npy/.png,
-    points.ply (valid pixels with normals and confidence), point CSVs, loss, config, metrics;
-    the report (report.html, summary.png) last."""
+    points.ply (valid pixels with normals and confidence), point CSVs, loss, config, metrics,
+    the report (report.html, summary.png) and manifest.json last. An earlier result there is
+    replaced; a folder that is not a diffdepth result is refused. Returns the folder."""
     from diffdepth import viz
     from diffdepth.io import write_pfm
     from diffdepth.io.depth_formats import write_colmap_depth, write_depth_png16, write_ply
+    from diffdepth.io.results import check_result_target, staged_result
     from diffdepth.report import write_report
 
     h, w = result.depth.shape
     mask = result.mask if result.mask is not None else np.ones((h, w), bool)
     conf = result.confidence if result.confidence is not None else np.ones((h, w), np.float32)
-    with staged_outputs(out_dir) as stage:
+    out = check_result_target(out_dir)
+    with staged_result(out, manifest_extra, staging_dir) as stage:
         write_pfm(stage / "depth.pfm", result.depth)
         np.save(stage / "depth.npy", result.depth)
         write_pfm(stage / "depth_plain.pfm", result.plain_depth)
@@ -374,6 +394,7 @@ def write_multiview_outputs(result: MultiViewResult, scene: MultiViewScene, out_
         png_scale = write_depth_png16(stage / "depth_u16.png", result.depth, mask)
         (stage / "depth_maps").mkdir()
         colmap_bin = stage / "depth_maps" / f"{result.name}.geometric.bin"
+        colmap_bin.parent.mkdir(parents=True, exist_ok=True)  # image names with sub-folders
         write_colmap_depth(colmap_bin, result.depth, mask)
         np.save(stage / "mask.npy", mask)
         viz.save_mask_png(stage / "mask.png", mask)
@@ -385,9 +406,9 @@ def write_multiview_outputs(result: MultiViewResult, scene: MultiViewScene, out_
         outputs = {"depth_u16_png_scale": png_scale, "depth_u16_png": "depth = value / scale"}
         info = {"scene": scene.source, "reference": result.name, "outputs": outputs}
         write_run_record(stage, result, "inverse_depth", info)
-        metrics = {**result.metrics, "depth_u16_png_scale": png_scale}
-        (stage / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        write_json(stage / "metrics.json", {**result.metrics, "depth_u16_png_scale": png_scale})
         write_report(stage)
+    return out
 
 
 def fuse_depth_maps(
@@ -436,41 +457,73 @@ def fuse_depth_maps(
     return tuple(np.concatenate(out[k]) for k in ("xyz", "rgb", "n", "q"))
 
 
-def write_fused_cloud(scene: MultiViewScene, out_dir, log=print) -> int | None:
-    """fused.ply in ``out_dir`` from the per-image folders of `run_multiview_all` (depth.npy,
-    mask.npy, confidence.npy), checked for consistency between views (`fuse_depth_maps`).
-    Returns the number of points, None when fewer than two images have a result."""
+def write_fused_cloud(
+    scene: MultiViewScene, out_dir, folders: dict[str, Path] | None = None, log=print
+) -> int | None:
+    """fused.ply in ``out_dir`` (written atomically) from the per-image result folders of
+    `run_multiview_all` that verify against their manifests (depth.npy, mask.npy,
+    confidence.npy), checked for consistency between views (`fuse_depth_maps`).
+    folders: {image name: its result folder} (default: the names `run_multiview_all` gives).
+    Returns the number of points, None when fewer than two images have a whole result."""
     from diffdepth.io.depth_formats import write_ply
+    from diffdepth.io.results import image_result_names
 
+    out = Path(out_dir)
+    if folders is None:
+        folders = {n: out / f for n, f in image_result_names(scene.names).items()}
     depths, masks, confs = {}, {}, {}
     for i, name in enumerate(scene.names):
-        folder = output_folder(out_dir, name)
-        files = [folder / f for f in ("depth.npy", "mask.npy", "confidence.npy")]
-        if all(f.exists() for f in files):
-            depths[i], masks[i], confs[i] = (np.load(f) for f in files)
+        folder = folders[name]
+        if is_whole_result(folder):
+            files = [folder / f for f in ("depth.npy", "mask.npy", "confidence.npy")]
+            depths[i], masks[i], confs[i] = (np.load(f, allow_pickle=False) for f in files)
     if len(depths) < 2:
         return None
     xyz, rgb, normals, conf = fuse_depth_maps(scene, depths, masks, confs)
-    with staged_outputs(out_dir) as stage:
-        write_ply(stage / "fused.ply", xyz, rgb, normals, conf)
+    write_ply(out / "fused.ply", xyz, rgb, normals, conf)
     log(f"fused point cloud: {len(xyz)} points from {len(depths)} images -> fused.ply")
     return len(xyz)
 
 
-def output_folder(out_dir, name: str) -> Path:
-    return Path(out_dir) / Path(name).stem
+def settings_fingerprint(scene: MultiViewScene, name: str, config: MultiViewConfig) -> str:
+    """SHA-256 of what determines one image's result: the scene, the image and the config."""
+    import hashlib
+
+    record = {"scene": str(scene.source), "image": name, "config": config.to_dict()}
+    text = json.dumps(record, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def is_whole_result(folder: Path, fingerprint: str | None = None) -> bool:
+    """The folder verifies against its manifest (every file there, whole, nothing more), and
+    was made with ``fingerprint`` where one is given."""
+    from diffdepth.io.manifest import read_manifest, verify_manifest
+
+    manifest = read_manifest(folder)
+    if manifest is None or verify_manifest(folder):
+        return False
+    return fingerprint is None or manifest.get("extra", {}).get("fingerprint") == fingerprint
 
 
 def run_multiview_all(
     scene: MultiViewScene, out_dir, config: MultiViewConfig, progress: bool = True, log=print
 ) -> dict[str, str]:
-    """A depth map for every image, one folder each; finished images are skipped (resumable:
-    a folder holds a complete result or nothing); then ``out_dir/index.html`` over them.
+    """A depth map for every image, one whole-or-absent result folder each (its name made
+    from the image's, safe and unique: `diffdepth.io.results.image_result_names`), then
+    ``out_dir/index.html`` over them. Resumable: an image whose folder verifies against its
+    manifest and was made with the same settings is skipped; any other is run (again).
     Returns {name: 'done'|'skipped'|message}."""
+    from diffdepth.io.results import check_result_target, image_result_names
+
+    out = check_result_target(out_dir, container=True)
+    folders = {n: out / f for n, f in image_result_names(scene.names).items()}
+    for folder in folders.values():
+        check_result_target(folder)  # refuse what is not a result, clear killed runs' leftovers
     status = {}
     for i, name in enumerate(scene.names):
-        folder = output_folder(out_dir, name)
-        if (folder / "metrics.json").exists() and (folder / "depth.pfm").exists():
+        folder = folders[name]
+        fingerprint = settings_fingerprint(scene, name, config)
+        if is_whole_result(folder, fingerprint):
             status[name] = "skipped"
             log(f"[{i + 1}/{len(scene)}] {name}: already done, skipped")
             continue
@@ -480,20 +533,23 @@ def run_multiview_all(
             status[name] = str(e)
             log(f"[{i + 1}/{len(scene)}] {name}: {e}")
             continue
-        write_multiview_outputs(result, scene, folder)
+        extra = {"image": name, "fingerprint": fingerprint}
+        write_multiview_outputs(result, scene, folder, manifest_extra=extra)
         status[name] = "done"
         m = result.metrics
         log(
             f"[{i + 1}/{len(scene)}] {name}: re-projection error (Lab) "
             f"{m['reprojection_error_lab']:.3f} (plain {m['plain_reprojection_error_lab']:.3f}),"
             f" {result.timings['total_s']:.1f} s, valid {100 * m['valid_fraction']:.1f} %"
+            f" -> {folder.name}"
         )
-    write_fused_cloud(scene, out_dir, log=log)
+    out.mkdir(parents=True, exist_ok=True)
+    write_fused_cloud(scene, out, folders, log=log)
     from diffdepth.report import write_index
     from diffdepth.report.folder import scene_name
 
-    done = [output_folder(out_dir, n) for n, s in status.items() if s in ("done", "skipped")]
+    done = [folders[n] for n, s in status.items() if s in ("done", "skipped")]
     failures = {n: s for n, s in status.items() if s not in ("done", "skipped")}
     title = f"diffdepth: every image of {scene_name(scene.source)}"
-    write_index(out_dir, [f.relative_to(out_dir) for f in done], failures, title)
+    write_index(out, [f.relative_to(out) for f in done], failures, title)
     return status

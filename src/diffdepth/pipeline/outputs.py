@@ -1,22 +1,14 @@
-"""Output folders that hold complete results or nothing.
-
-Every file of a result is written into a hidden staging folder inside the output folder and
-moved into place (``os.replace``, atomic per file) only after all of them were written, so an
-interrupted run leaves no half-written file and no partial set of new files.
-"""
+"""What every result folder holds besides its maps: the loss table, JSON records, the versions
+of the software and the peak memory. The folder itself is written whole or not at all by
+`diffdepth.io.results`."""
 
 from __future__ import annotations
 
 import json
-import os
+import math
 import platform
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from diffdepth.io.errors import InputError
 from diffdepth.optimize import History
 
 
@@ -61,33 +53,20 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def prepare_out_dir(out_dir: str | Path) -> Path:
-    """Create ``out_dir`` if needed and check that it is writable (InputError otherwise)."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".probe-"):
-            pass
-    except OSError as e:
-        raise InputError(f"{out}: cannot write the output folder ({e.strerror or e})") from None
-    return out
+def _finite_json(value):
+    """JSON-able ``value`` with every non-finite float as None (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    return value
 
 
-@contextmanager
-def staged_outputs(out_dir: str | Path) -> Iterator[Path]:
-    """Yield a staging folder; on success move its files into ``out_dir``, else drop them."""
-    out = prepare_out_dir(out_dir)
-    stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
-    try:
-        yield stage
-        for f in sorted(stage.rglob("*")):  # files of sub-folders too, merged into existing ones
-            target = out / f.relative_to(stage)
-            if f.is_dir():
-                target.mkdir(exist_ok=True)
-            else:
-                os.replace(f, target)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+def write_json(path: Path, data: dict) -> None:
+    """``data`` as indented, standard JSON (non-finite numbers as null)."""
+    path.write_text(json.dumps(_finite_json(data), indent=2, default=str, allow_nan=False) + "\n")
 
 
 def write_loss_csv(path: Path, history: History) -> None:
@@ -117,4 +96,4 @@ def write_run_record(stage: Path, result, value_name: str, info: dict) -> None:
     viz.save_loss_png(stage / "loss.png", result.history.loss, result.history.group)
     record = {"config": result.config.to_dict(), "timings": result.timings, **info}
     record["versions"] = software_versions()
-    (stage / "config.json").write_text(json.dumps(record, indent=2, default=str))
+    write_json(stage / "config.json", record)

@@ -50,7 +50,7 @@ import numpy as np
 from PIL import Image
 
 from diffdepth.io.colmap import pycolmap_module, read_colmap_model, write_colmap_model
-from diffdepth.io.errors import InputError
+from diffdepth.io.errors import InputError, parameter
 from diffdepth.types import MultiViewScene, PointSet
 
 logger = logging.getLogger(__name__)
@@ -215,7 +215,11 @@ def sparse_points(
                         the largest focal length (narrow baselines; see the module docstring)
     min_matches:        pairs with fewer verified matches are left out
     """
-    pycolmap = pycolmap_module("matching and triangulating sparse points")
+    source = f"{scene.source}: has no sparse points; " if scene.source else ""
+    pycolmap = pycolmap_module(
+        f"{source}matching and triangulating sparse points",
+        f"or give the points ({parameter('points')})",
+    )
     with colmap_log(pycolmap, verbose):
         return _sparse_points(
             pycolmap, scene, max_features, workdir, max_epipolar_error, min_disparity, min_matches

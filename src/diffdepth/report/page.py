@@ -25,6 +25,7 @@ METRIC_NAMES = {
     "badpix_0.07": "BadPix 0.07 (%)",
     "pixels": "scored pixels",
     "nonfinite_estimates": "non-finite estimates",
+    "nonfinite_error": "error counted per non-finite estimate (px)",
     "reprojection_error_lab": "re-projection error (Lab)",
     "points_initial": "initial points",
     "points_final": "final points",
