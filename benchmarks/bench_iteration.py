@@ -20,6 +20,7 @@ import torch
 
 from benchmarks._machine import add_provenance_flag, emit_json, machine_info, provenance
 from benchmarks._runs import SHARED
+from diffdepth.config import ModelConfig
 from diffdepth.io import read_lightfield
 from diffdepth.losses import LightFieldLoss, LossConfig
 from diffdepth.optimize import OptimConfig, anchor_penalty
@@ -45,7 +46,7 @@ def bench_iteration(distance: str, repeats: int, lf=None, device: str = "cpu") -
     problem = LightFieldProblem.from_lightfield(lf)
     loss_fn = LightFieldLoss.from_problem(problem, LossConfig.light_field(distance=distance), dev)
     config = OptimConfig.light_field()
-    model = build_model(lf.ref_view, pts, config, dev)
+    model = build_model(lf.ref_view, pts, ModelConfig.light_field(), dev)
     value0, xy0 = model.value.detach().clone(), model.xy.detach().clone()
     opt = torch.optim.Adam([model.value], lr=config.learning_rate("value", 0))
     parts = {"splat": [], "solve": [], "loss": [], "backward": [], "step": [], "total": []}

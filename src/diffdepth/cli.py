@@ -154,9 +154,10 @@ def _add_common_run_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--distance",
-        choices=["rgb", "vgg"],
+        choices=["rgb", "vgg", "vgg_warp"],
         default="rgb",
-        help="light fields: compare colours or the first VGG16 block's features",
+        help="light fields: compare colours, the first VGG16 block's features of the warped "
+        "views (slow on a CPU), or those of the views computed once and warped (vgg_warp)",
     )
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to compute")
     p.add_argument(

@@ -236,8 +236,10 @@ class LossConfig(Config):
     """
 
     # Feature space of the per-pixel error E: "rgb" (fast) or "vgg" (first VGG16 block; the
-    # paper found it better in texture-less regions, at roughly 40x the cost on a CPU).
-    distance: Literal["rgb", "vgg"] = "rgb"
+    # paper found it better in texture-less regions, at roughly 40x the cost on a CPU) or
+    # "vgg_warp" (the same block's features of every view computed once, projected onto
+    # vgg_channels and warped like colours: a few times the cost of "rgb").
+    distance: Literal["rgb", "vgg", "vgg_warp"] = "rgb"
     # Weight of the masked mean of 1 - SSIM(reference, warped view) (RGB); 0 skips SSIM.
     w_ssim: float = 0.0
     # SSIM window: "box3" (3x3 box) or "gauss11" (11x11 Gaussian, sigma 1.5).
@@ -257,6 +259,9 @@ class LossConfig(Config):
     eps: float = 1e-4
     # Views per VGG forward pass (bounds memory; activations are recomputed in backward).
     vgg_chunk: int = 4
+    # "vgg_warp": channels kept of the 64 (principal axes of the reference view's features,
+    # scaled to the 64-channel error's size; 64 keeps every channel as it is).
+    vgg_channels: int = 16
     # Depth-edge mask (0: off): pixels next to a jump of the current map larger than this (map
     # units), dilated by edge_mask_dilation px, are left out of mean(E) and of the gradient
     # reward. A pixel on a depth edge mixes foreground and background colours, and such
@@ -278,6 +283,8 @@ class LossConfig(Config):
             raise ValueError("LossConfig.eps and min_inverse_depth must be > 0")
         if self.vgg_chunk < 1:
             raise ValueError(f"LossConfig.vgg_chunk must be >= 1, got {self.vgg_chunk}")
+        if not 1 <= self.vgg_channels <= 64:
+            raise ValueError(f"LossConfig.vgg_channels must be in 1..64, got {self.vgg_channels}")
 
     @classmethod
     def light_field(cls, **changes: Any) -> LossConfig:

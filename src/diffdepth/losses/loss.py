@@ -7,10 +7,13 @@
 0 next to the depth edges of D, see `depth_edge_weight`)
 
 with M_k the occlusion masks (recomputed every call, not differentiated), F the RGB image or
-the first VGG16 block, the SSIM term the masked mean over views of 1 - SSIM(I_ref, W_k[I_k])
-(RGB), and E_S the edge-aware smoothness of D guided by the reference image.  A scene kind
-supplies (e_k, M_k, W_k[I_k]): `LightFieldLoss` here, `diffdepth.losses.multiview.MultiViewLoss`
-for calibrated photos; `reprojection_loss` combines the terms.
+the first VGG16 block (``distance="vgg"``: of every warped view, each call; ``"vgg_warp"``: of
+every view once, projected to a few channels and warped like colours, see
+`diffdepth.losses.vgg.warpable_features`), the SSIM term the masked mean over views of
+1 - SSIM(I_ref, W_k[I_k]) (RGB), and E_S the edge-aware smoothness of D guided by the
+reference image.  A scene kind supplies (e_k, M_k, W_k[I_k]): `LightFieldLoss` here,
+`diffdepth.losses.multiview.MultiViewLoss` for calibrated photos; `reprojection_loss`
+combines the terms.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from diffdepth.losses.lightfield import (
 )
 from diffdepth.losses.photometric import ssim
 from diffdepth.losses.smoothness import gradient_reward, smoothness_weights, weighted_smoothness
-from diffdepth.losses.vgg import VGGConv1
+from diffdepth.losses.vgg import VGGConv1, warpable_features
 from diffdepth.photo import LightFieldProblem
 
 
@@ -91,6 +94,11 @@ class LightFieldLoss:
         self._wx, self._wy = smoothness_weights(self._ref_chw)
         self._vgg = None
         self._ref_feat = None
+        self._warpable = None  # distance "vgg_warp": (ref [H, W, n], views [K, H, W, n])
+        if self.config.distance == "vgg_warp":
+            self._warpable = warpable_features(
+                self.ref, self.views, self.config.vgg_channels, self.config.vgg_chunk
+            )
         if self.config.distance == "vgg":
             self._vgg = VGGConv1().to(device=ref.device, dtype=ref.dtype)
             with torch.no_grad():
@@ -133,6 +141,10 @@ class LightFieldLoss:
             warped = warp_views(self.views, self.offsets, D).permute(0, 3, 1, 2)  # [K, 3, H, W]
         if cfg.distance == "vgg":
             e = self._vgg_errors(warped)
+        elif cfg.distance == "vgg_warp":
+            # features of the views computed once and warped like colours (`view_errors`)
+            ref_f, views_f = self._warpable
+            e = view_errors(ref_f, views_f, self.offsets, D)
         elif warped is not None:
             e = (warped - self._ref_chw).abs().mean(dim=1)
         else:

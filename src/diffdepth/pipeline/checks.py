@@ -33,6 +33,10 @@ LF_PER_VIEW_PIXEL = 45.0
 #: with --distance vgg: per pixel, and per pixel and view in the loss (64-channel features)
 LF_VGG_PER_PIXEL = 1500.0
 LF_VGG_PER_VIEW_PIXEL = 1100.0
+#: with --distance vgg_warp: per pixel (the 64-channel activations of a chunk of views while
+#: the features are computed), and per pixel, view and kept channel (the float32 features)
+LF_VGG_WARP_PER_PIXEL = 3000.0
+LF_VGG_WARP_PER_VIEW_CHANNEL_PIXEL = 5.0
 #: per point (splatting windows, occlusion order, optimiser state, records)
 PER_POINT = 1200.0
 #: per pair of points closer than the occlusion cuts' radius, in one group of points
@@ -93,6 +97,9 @@ def lightfield_peak_bytes(
         per_px += LF_PER_VIEW_PIXEL * in_loss
     if config.optimize and config.loss.distance == "vgg":
         per_px += LF_VGG_PER_PIXEL + LF_VGG_PER_VIEW_PIXEL * in_loss
+    if config.optimize and config.loss.distance == "vgg_warp":
+        channels = config.loss.vgg_channels
+        per_px += LF_VGG_WARP_PER_PIXEL + LF_VGG_WARP_PER_VIEW_CHANNEL_PIXEL * channels * in_loss
     n = lightfield_points_estimate(shape, n_points, _densifies(grid, config))
     total = px * per_px + PER_POINT * n
     total += cut_pairs_bytes(n, px, config.model.cut_radius)
@@ -129,7 +136,7 @@ def _reduce_advice(config, multiview: bool = False) -> str:
     tips = []
     if not multiview and config.views == "all":
         tips.append("--views crosshair")
-    if config.optimize and not multiview and config.loss.distance == "vgg":
+    if config.optimize and not multiview and config.loss.distance in ("vgg", "vgg_warp"):
         tips.append("--distance rgb")
     tips.append("smaller images (crop or downscale the views)")
     if not multiview:
