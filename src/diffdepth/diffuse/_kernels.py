@@ -71,6 +71,71 @@ def prolong_add(x, e, alpha):  # pragma: no cover - compiled
             x[i, j] += alpha * e[i >> 1, j >> 1]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _gs_row(x, b, wx, wy, invd, i, colour):  # pragma: no cover - compiled
+    """The pixels of row i with (i + j) % 2 == colour of a Gauss-Seidel half sweep."""
+    W = x.shape[1]
+    for j in range((i + colour) & 1, W, 2):
+        s = b[i, j]
+        s = _add_neighbours(s, x, wx, wy, i, j, 1.0)
+        x[i, j] = s * invd[i, j]
+
+
+@njit(cache=True, nogil=True)
+def presmooth_restrict(x, b, wx, wy, invd, diag, rc, nu):  # pragma: no cover - compiled
+    """The down leg of a V-cycle level in one pass over the rows: ``first_red``, then the half
+    sweeps black, red, black, ... (2 nu in all, from x = 0), then ``residual_restrict`` into rc.
+
+    Stage s (0: first_red, 1 .. 2 nu - 1: the half sweep of colour s % 2, 2 nu: the residual)
+    works on row ``step - s``, and the stages of a step run in increasing s: when a stage reads
+    the rows r - 1, r, r + 1 of the stage before, that stage has finished them and the stage
+    after has not touched them yet.  Every pixel therefore sees exactly the values it sees in
+    the separate kernels, in the same order, and the result is the same to the last bit, with
+    one pass over the level's arrays instead of 2 nu + 1.
+    """
+    H, W = x.shape
+    m = 2 * nu if nu > 0 else 2  # the red and black half sweeps always run
+    rc[:, :] = 0.0
+    for step in range(H + m):
+        for st in range(m + 1):
+            i = step - st
+            if i < 0 or i >= H:
+                continue
+            if st == 0:
+                for j in range(W):
+                    if ((i + j) & 1) == 0:
+                        x[i, j] = b[i, j] * invd[i, j]
+                    else:
+                        x[i, j] = 0.0
+            elif st < m:
+                _gs_row(x, b, wx, wy, invd, i, st & 1)
+            else:
+                for j in range(W):
+                    s = b[i, j] - diag[i, j] * x[i, j]
+                    s = _add_neighbours(s, x, wx, wy, i, j, 1.0)
+                    rc[i >> 1, j >> 1] += s
+
+
+@njit(cache=True, nogil=True)
+def prolong_postsmooth(x, e, alpha, b, wx, wy, invd, nu):  # pragma: no cover - compiled
+    """The up leg of a V-cycle level in one pass over the rows: ``prolong_add`` of alpha e,
+    then the half sweeps black, red, black, red, ... (2 nu in all); pipelined over the rows as
+    `presmooth_restrict` (stage s on row ``step - s``), so bit-identical to the separate
+    kernels."""
+    H, W = x.shape
+    m = 2 * nu
+    for step in range(H + m):
+        for st in range(m + 1):
+            i = step - st
+            if i < 0 or i >= H:
+                continue
+            if st == 0:
+                for j in range(W):
+                    x[i, j] += alpha * e[i >> 1, j >> 1]
+            else:
+                _gs_row(x, b, wx, wy, invd, i, st & 1)
+
+
 @njit(cache=True, nogil=True)
 def matvec(x, wx, wy, diag, out):  # pragma: no cover - compiled
     """out = A x."""

@@ -241,18 +241,12 @@ class NumbaMultigrid:
         if k == len(self.levels) - 1:
             kern.cholesky_solve(self.coarse_chol, b, x)
             return x
-        kern.first_red(x, b, lev.invd)
-        kern.gs_colour(x, b, lev.wx, lev.wy, lev.invd, 1)
-        for _ in range(self.nu - 1):
-            kern.gs_colour(x, b, lev.wx, lev.wy, lev.invd, 0)
-            kern.gs_colour(x, b, lev.wx, lev.wy, lev.invd, 1)
+        # first_red, gs_colour 1, (0, 1) x (nu - 1), residual_restrict: fused, same bits
         bc = self.work[k + 1][1]
-        kern.residual_restrict(x, b, lev.wx, lev.wy, lev.diag, bc)
+        kern.presmooth_restrict(x, b, lev.wx, lev.wy, lev.invd, lev.diag, bc, self.nu)
         e = self._vcycle(k + 1, bc)
-        kern.prolong_add(x, e, self.alpha)
-        for _ in range(self.nu):
-            kern.gs_colour(x, b, lev.wx, lev.wy, lev.invd, 1)
-            kern.gs_colour(x, b, lev.wx, lev.wy, lev.invd, 0)
+        # prolong_add, (gs_colour 1, 0) x nu: fused, same bits
+        kern.prolong_postsmooth(x, e, self.alpha, b, lev.wx, lev.wy, lev.invd, self.nu)
         return x
 
     def precondition(self, r: np.ndarray, fresh: bool = True) -> np.ndarray:
