@@ -116,3 +116,31 @@ def test_vgg_warp_loss_lowest_at_the_true_disparity(make_lf, crosshair):
         if d == 0.9:
             assert float(D.grad.sum()) > 0
     assert vals[0.6] < vals[0.3] and vals[0.6] < vals[0.9]
+
+
+def test_cli_flag_selects_vgg_warp(tmp_path):
+    from diffdepth.cli import _run_config, build_parser
+
+    args = build_parser().parse_args(
+        ["run", str(tmp_path), "--out", str(tmp_path / "out"), "--distance", "vgg_warp"]
+    )
+    assert _run_config(args).loss.distance == "vgg_warp"
+
+
+def test_memory_estimate_counts_the_kept_feature_channels():
+    from diffdepth.config import LightFieldConfig
+    from diffdepth.pipeline.checks import lightfield_peak_bytes
+
+    def peak(**loss):
+        config = LightFieldConfig()
+        config = config.replace(loss=config.loss.replace(**loss))
+        return lightfield_peak_bytes((9, 9), (512, 512), 50000, config)
+
+    rgb, cheap8, cheap16 = (
+        peak(),
+        peak(distance="vgg_warp", vgg_channels=8),
+        peak(distance="vgg_warp", vgg_channels=16),
+    )
+    # 16 views of 512x512 float32 features: 8 more channels are 128 MiB more
+    assert rgb < cheap8 < cheap16
+    assert cheap16 - cheap8 >= 16 * 512 * 512 * 8 * 4
