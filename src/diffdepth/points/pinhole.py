@@ -14,7 +14,8 @@ one-sided view subsets (a background pixel beside an occluder is hidden on one s
     new = densify_pinhole(pv, points_rho, rho_range)
     support = photo_support(pv, rho_map)
 
-The plain numpy definition of the kernel is `view_errors_reference`.
+Warping, its errors and the visibility z-buffer are the photo layer's (`diffdepth.photo.pinhole`,
+compiled, with plain torch definitions beside them).
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ import numpy as np
 
 from diffdepth.config import SupportConfig, SweepConfig
 from diffdepth.photo import one_sided_subsets
+from diffdepth.photo.pinhole import (
+    pinhole_errors,
+    pinhole_subset_means,
+    pinhole_visibility,
+    stack_views,
+    warp_matrices,
+)
 from diffdepth.points.sweep import grid_candidates, winner_take_all
 from diffdepth.types import MultiViewScene, PointSet
 
@@ -47,40 +55,6 @@ def select_views(
     order = sorted(cand, key=lambda i: (round(float(angle[i]), 3), float(dist[i])))
     chosen = [i for i in order if angle[i] <= max_angle][:max_views]
     return chosen or order[:1]
-
-
-def _warp_matrices(scene: MultiViewScene, ref: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    R_rel = scene.R[k] @ scene.R[ref].T
-    t_rel = scene.t[k] - R_rel @ scene.t[ref]
-    A = scene.K[k] @ R_rel @ np.linalg.inv(scene.K[ref])
-    return A, scene.K[k] @ t_rel
-
-
-def view_errors_reference(ref, views, A, b, rho) -> tuple[np.ndarray, np.ndarray]:
-    """Plain numpy definition of the compiled `view_errors` (every pixel): err float64 [K, H, W]
-    of mean_c |ref - view_k(warp)| (bilinear) and seen bool [K, H, W]. views: list of [h, w, C]."""
-    H, W, _ = ref.shape
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
-    p = np.stack([xx, yy, np.ones_like(xx)], -1)
-    err = np.zeros((len(views), H, W))
-    seen = np.zeros((len(views), H, W), dtype=bool)
-    for k, v in enumerate(views):
-        h, w = v.shape[:2]
-        q = p @ A[k].T + rho[..., None] * b[k]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u, vv = q[..., 0] / q[..., 2], q[..., 1] / q[..., 2]
-        ok = (q[..., 2] > 1e-12) & (u >= 0) & (vv >= 0) & (u <= w - 1) & (vv <= h - 1)
-        u, vv = np.where(ok, u, 0.0), np.where(ok, vv, 0.0)
-        c0 = np.minimum(np.floor(u).astype(int), w - 1)
-        r0 = np.minimum(np.floor(vv).astype(int), h - 1)
-        c1, r1 = np.minimum(c0 + 1, w - 1), np.minimum(r0 + 1, h - 1)
-        fx, fy = (u - c0)[..., None], (vv - r0)[..., None]
-        val = (1 - fy) * ((1 - fx) * v[r0, c0] + fx * v[r0, c1]) + fy * (
-            (1 - fx) * v[r1, c0] + fx * v[r1, c1]
-        )
-        err[k] = np.where(ok, np.abs(val - ref).mean(-1), 0.0)
-        seen[k] = ok
-    return err, seen
 
 
 @dataclass
@@ -115,13 +89,8 @@ class PinholeViews:
         if not views:
             raise ValueError("PinholeViews: need at least one view besides the reference")
         h, w = scene.shape(ref)
-        sizes = np.array([scene.shape(k) for k in views], np.int64)
-        hmax, wmax = sizes.max(0)
-        stack = np.zeros((len(views), hmax, wmax, 3), np.float32)
-        A, b = np.zeros((len(views), 3, 3)), np.zeros((len(views), 3))
-        for i, k in enumerate(views):
-            stack[i, : sizes[i, 0], : sizes[i, 1]] = scene.images[k]
-            A[i], b[i] = _warp_matrices(scene, ref, k)
+        stack, sizes = stack_views([scene.images[k] for k in views])
+        A, b = (np.stack(m) for m in zip(*(warp_matrices(scene, ref, k) for k in views)))
         # motion of the image centre per unit rho: d/drho of (q_xy / q_z), q = A p + rho b
         p = np.array([(w - 1) / 2.0, (h - 1) / 2.0, 1.0])
         q = A @ p + rho * b  # [K, 3]
@@ -149,24 +118,16 @@ class PinholeViews:
 
     def errors(self, rho: np.ndarray, need: np.ndarray | None = None):
         """Per-view errors float32 [K, H, W] and seen bool [K, H, W] at inverse depth rho [H, W]
-        (compiled kernel; only pixels with need)."""
-        from diffdepth.points import _pinhole_numba as k
-
-        h, w = self.shape
-        rho = np.ascontiguousarray(np.broadcast_to(rho, (h, w)), np.float64)
-        need = np.ones((h, w), bool) if need is None else np.ascontiguousarray(need, bool)
-        err = np.empty((len(self.indices), h, w), np.float32)
-        seen = np.empty((len(self.indices), h, w), bool)
-        k.view_errors(self.ref, self.views, self.sizes, self.A, self.b, rho, need, err, seen)
-        return err, seen
+        (compiled kernel; only pixels with need; err is 0 where not needed and not to be used
+        where not seen)."""
+        rho = np.asarray(rho, np.float64)
+        return pinhole_errors(self.ref, self.views, self.sizes, self.A, self.b, rho, need)
 
     def subset_costs(self, rho, need, member, out) -> None:
         """out float32 [S, H, W]: mean error over the views of each subset that see the pixel
         at inverse depth rho (100 where none does)."""
-        from diffdepth.points import _pinhole_numba as k
-
         err, seen = self.errors(rho, need)
-        k.subset_means(err, seen, member, out)
+        pinhole_subset_means(err, seen, member, out)
 
     def levels(self, lo: float, hi: float, config: SweepConfig) -> np.ndarray:
         """Inverse depths swept, float64 [L]: lo..hi in steps of ``config.step`` px of the
@@ -239,29 +200,11 @@ def densify_pinhole(
 
 def visibility(pv: PinholeViews, rho: np.ndarray, tol: float = 0.02) -> np.ndarray:
     """bool [K, H, W]: reference pixel seen by view k at inverse depth rho [H, W]: in front of
-    camera k, inside its image, and not hidden by another reference pixel that lands on the same
-    pixel of view k nearer to it (z-buffer on the depth in camera k, relative margin ``tol``)."""
-    h, w = pv.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    p = np.stack([xx, yy, np.ones_like(xx)], -1)
+    camera k, rounding into its image, and not hidden by another reference pixel that lands on
+    the same pixel of view k nearer to it (z-buffer on the depth in camera k, relative margin
+    ``tol``; `diffdepth.photo.pinhole.pinhole_visibility`)."""
     rho = np.asarray(rho, np.float64)
-    out = np.zeros((len(pv.indices), h, w), bool)
-    for k in range(len(pv.indices)):
-        hk, wk = pv.sizes[k]
-        q = p @ pv.A[k].T + rho[..., None] * pv.b[k]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = q[..., 2] / rho  # depth in camera k (up to the reference's depth scale)
-            u, v = q[..., 0] / q[..., 2], q[..., 1] / q[..., 2]
-        inside = (q[..., 2] > 1e-12) & (rho > 0) & (u > -0.5) & (v > -0.5)
-        inside &= (u < wk - 0.5) & (v < hk - 0.5)
-        target = np.round(v[inside]).astype(np.int64) * wk + np.round(u[inside]).astype(np.int64)
-        zin = z[inside]
-        zbuf = np.full(hk * wk, np.inf)
-        np.minimum.at(zbuf, target, zin)
-        vis = np.zeros((h, w), bool)
-        vis[inside] = zin <= zbuf[target] * (1.0 + tol)
-        out[k] = vis
-    return out
+    return pinhole_visibility(rho, pv.sizes, pv.A, pv.b, tol=tol, margin=0.5).numpy()
 
 
 def fill_hidden(rho: np.ndarray, hidden: np.ndarray, direction: np.ndarray, reach: int = 64):
@@ -322,7 +265,7 @@ def cross_check(
     for k in views:
         back = PinholeViews.from_scene(scene, k, [ref], rho=float(np.median(rho)))
         rho_k, _ = back.sweep(rho_range[0], rho_range[1], config)
-        A, b = _warp_matrices(scene, ref, k)
+        A, b = warp_matrices(scene, ref, k)
         q = p @ A.T + rho[..., None] * b
         hk, wk = scene.shape(k)
         with np.errstate(divide="ignore", invalid="ignore"):
