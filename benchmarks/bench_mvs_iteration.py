@@ -13,7 +13,7 @@ kernels):
   errors and z-buffer masks, forward and backward (fixed random cotangents);
 - ``loss_s``: the whole multi-view loss (warp, masks, SSIM, gradient reward, smoothness),
   forward and backward, at a fixed map;
-- ``iteration_*_s``: splat + solve + loss + backward + Adam step, and its parts.
+- ``iteration_s``: splat + solve + loss + backward + Adam step.
 
 Warm-up (which also compiles the kernels and warm-starts the solver), then the median of
 ``repeats`` (wall time; ``*_cpu_s``: the process's CPU time, all threads). The gradients of the
@@ -114,38 +114,22 @@ def bench_iteration(problem, backend: str, repeats: int) -> dict:
     opt = torch.optim.Adam([model.value], lr=config.optim.learning_rate("value", 0))
     gen = torch.Generator().manual_seed(0)
     loss_fn = MultiViewLoss(ref, scene, config.loss, config.n_views, gen, views, backend=backend)
-    parts = {"splat": [], "solve": [], "loss": [], "backward": [], "step": [], "total": []}
 
-    def one(record: bool) -> None:
-        t = [time.perf_counter()]
+    def one() -> None:  # splat + solve + loss + backward + Adam step
         opt.zero_grad(set_to_none=True)
-        S, lam = model.splat()
-        t.append(time.perf_counter())
-        D = model.solver(S, lam, torch.exp(-model.Q))
-        t.append(time.perf_counter())
-        loss, _, _ = loss_fn(D * scale)
+        loss, _, _ = loss_fn(model() * scale)
         loss = loss + anchor_penalty(model, value0, xy0, config.optim)
-        t.append(time.perf_counter())
         loss.backward()
-        t.append(time.perf_counter())
         opt.step()
-        t.append(time.perf_counter())
-        if record:
-            for key, a, b in zip(["splat", "solve", "loss", "backward", "step"], t, t[1:]):
-                parts[key].append(b - a)
-            parts["total"].append(t[-1] - t[0])
 
-    for _ in range(3):
-        one(False)
-    for _ in range(repeats):
-        one(True)
+    iteration = _timed(one, repeats, "iteration")
     with torch.no_grad():
         D = model() * scale
     return {
         "backend": backend,
         **bench_warp(loss_fn, D, repeats),
         **bench_loss(loss_fn, D, repeats),
-        **{f"iteration_{k}_s": _median(v) for k, v in parts.items()},
+        **iteration,
         "map": D,
         "loss": loss_fn,
     }
@@ -188,9 +172,7 @@ def main() -> None:
             "backends": rows,
             "speedup_warp": round(rows[0]["warp_s"] / rows[1]["warp_s"], 2),
             "speedup_loss": round(rows[0]["loss_s"] / rows[1]["loss_s"], 2),
-            "speedup_iteration": round(
-                rows[0]["iteration_total_s"] / rows[1]["iteration_total_s"], 2
-            ),
+            "speedup_iteration": round(rows[0]["iteration_s"] / rows[1]["iteration_s"], 2),
             "gradient_check": check,
         },
         a.results,
