@@ -9,6 +9,7 @@ import torch
 
 from diffdepth.photo.pinhole import (
     PinholeWarp,
+    _compiled_ok,
     pinhole_errors,
     pinhole_subset_means,
     pinhole_visibility,
@@ -142,6 +143,24 @@ def test_subset_means():
         n = m.sum(0)
         want = np.where(n > 0, (err * m).sum(0) / np.maximum(n, 1), 100.0)
         np.testing.assert_allclose(out[s], want, rtol=1e-6)
+
+
+def test_without_gradient_the_same_warp():
+    ref, views, sizes, A, b, rho = _random_case(seed=5)
+    with torch.no_grad():
+        W1, e1 = pinhole_warp(rho, ref, views, sizes, A, b)
+    W2, e2 = pinhole_warp(rho.clone().requires_grad_(), ref, views, sizes, A, b)
+    assert W2.requires_grad and not W1.requires_grad
+    torch.testing.assert_close(W1, W2.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(e1, e2.detach(), rtol=0, atol=0)
+
+
+def test_tensors_off_the_cpu_take_the_torch_definition():
+    meta = torch.empty(3, 4, device="meta")
+    assert not _compiled_ok("auto", meta) and _compiled_ok("auto", torch.ones(3, 4))
+    assert not _compiled_ok("auto", torch.ones(3, 4, dtype=torch.float16))
+    with pytest.raises(ValueError):
+        _compiled_ok("numba", meta)
 
 
 def test_bad_arguments():

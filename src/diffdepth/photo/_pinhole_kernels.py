@@ -75,14 +75,15 @@ def warp_kernel(
 
     err [K, H, W]: mean_c |ref - view_k(u, v)| (the clamped sample, also where not seen);
     seen bool [K, H, W]: in front of camera k and inside its image (the inside rule).
-    When warped has K rows (else [0, 0, 0, 0]): warped [K, C, H, W] the samples, and
-    dwarp [K, C, H, W], derr [K, H, W] their derivatives with respect to rho (0 where the
-    clamp stops the sample; at |ref - sample| = 0 the derivative of |.| is taken as 0).
+    When warped has K rows (else [0, 0, 0, 0]): warped [K, C, H, W] the samples; when dwarp
+    has K rows too: dwarp [K, C, H, W], derr [K, H, W] their derivatives with respect to rho
+    (0 where the clamp stops the sample; at |ref - sample| = 0 the derivative of |.| is 0).
     """
     K = views.shape[0]
     H, W, C = ref.shape
     constant = rho.shape[0] == 1 and rho.shape[1] == 1
     full = warped.shape[0] == K
+    grad = full and dwarp.shape[0] == K
     inv_c = 1.0 / C
     for y in numba.prange(H):
         for k in range(K):
@@ -95,6 +96,8 @@ def warp_kernel(
                     if full:
                         for c in range(C):
                             warped[k, c, y, x] = 0.0
+                    if grad:
+                        for c in range(C):
                             dwarp[k, c, y, x] = 0.0
                         derr[k, y, x] = 0.0
                     continue
@@ -118,16 +121,17 @@ def warp_kernel(
                     diff = val - ref[y, x, c]
                     e += abs(diff)
                     if full:
+                        warped[k, c, y, x] = val
+                    if grad:
                         dx = (a01 - a00) + fy * ((a11 - a10) - (a01 - a00))
                         g = dx * gu + (bot - top) * gv
-                        warped[k, c, y, x] = val
                         dwarp[k, c, y, x] = g
                         if diff > 0.0:
                             de += g
                         elif diff < 0.0:
                             de -= g
                 err[k, y, x] = e * inv_c
-                if full:
+                if grad:
                     derr[k, y, x] = de * inv_c
 
 

@@ -135,8 +135,9 @@ class PinholeWarp(torch.autograd.Function):
         H, W = rho.shape
         warped = rho.new_empty(K, C, H, W)
         err = rho.new_empty(K, H, W)
-        dwarp = rho.new_empty(K, C, H, W)
-        derr = rho.new_empty(K, H, W)
+        n = K if ctx.needs_input_grad[0] else 0  # derivatives only when a gradient is wanted
+        dwarp = rho.new_empty(n, C, H, W)
+        derr = rho.new_empty(n, H, W)
         seen = np.empty((K, H, W), bool)
         need = np.ones((H, W), bool)
         _k.warp_kernel(
