@@ -126,16 +126,36 @@ def _add_gt_scale(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_common_run_flags(p: argparse.ArgumentParser) -> None:
-    from diffdepth.config import OptimConfig
+def _add_common_run_flags(p: argparse.ArgumentParser, replay: bool = False) -> None:
+    """The flags of every command that makes maps. A flag given explicitly overrides the
+    preset (or, with ``replay``, the --config file): the flags default to None (unset), and
+    their help says the value they stand for."""
+    from diffdepth.config import PRESETS, describe_preset
 
-    lf, mv = OptimConfig.light_field(), OptimConfig.multi_view()
-    p.add_argument(
+    start = p.add_mutually_exclusive_group()
+    start.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default=None,
+        help="schedule of the optimisation, as passes x phases x Adam steps per phase "
+        "(default: default): "
+        + "; ".join(f"{name}: {describe_preset(name)}" for name in PRESETS)
+        + ". 'paper' is the paper's schedule (its light-field loss compared VGG features: "
+        "add --distance vgg); --passes and --iters override any of them",
+    )
+    start.add_argument(
         "--plain",
         action="store_true",
         help="the paper's baseline: the plain diffusion of the initial points (occlusion order "
         "by label, smoothness from Sobel alone, no densification, post-filter or refinement)",
     )
+    if replay:
+        start.add_argument(
+            "--config",
+            metavar="FILE",
+            help="replay a run: take every setting from its result's config.json (the flags "
+            "given here override it; with the same seed the map is the same)",
+        )
     p.add_argument(
         "--no-optimize",
         action="store_true",
@@ -149,36 +169,38 @@ def _add_common_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--views",
         choices=["crosshair", "all"],
-        default="crosshair",
-        help="light fields: views in the loss (central row and column, or every view)",
+        default=None,
+        help="light fields: views in the loss, the central row and column or every view "
+        "(default: crosshair)",
     )
     p.add_argument(
         "--distance",
         choices=["rgb", "vgg", "vgg_warp"],
-        default="rgb",
+        default=None,
         help="light fields: compare colours, the first VGG16 block's features of the warped "
-        "views (slow on a CPU), or those of the views computed once and warped (vgg_warp)",
+        "views (slow on a CPU), or those of the views computed once and warped (vgg_warp) "
+        "(default: rgb)",
     )
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to compute")
+    p.add_argument(
+        "--device", choices=["cpu", "cuda"], default=None, help="where to compute (default: cpu)"
+    )
     p.add_argument(
         "--seed",
         type=_int_in("--seed", 0, MAX_SEED),
-        default=0,
-        help="random seed (view subsets, samples)",
+        default=None,
+        help="random seed: view subsets, samples, COLMAP's RANSAC (default: 0)",
     )
     p.add_argument(
         "--passes",
         type=_int_in("--passes", 0, 1000),
         default=None,
-        help=f"passes over the phases (default: {lf.passes} for light fields, "
-        f"{mv.passes} for multi-view)",
+        help="passes over the phases (default: the preset's)",
     )
     p.add_argument(
         "--iters",
         type=_int_in("--iters", 0, 100000),
         default=None,
-        help=f"Adam steps per phase (default: {lf.iters_per_phase} for light fields, "
-        f"{mv.iters_per_phase} for multi-view)",
+        help="Adam steps per phase (default: the preset's)",
     )
     p.add_argument(
         "--no-refine", action="store_true", help="light fields: no edge refinement after optimising"
@@ -240,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--all", action="store_true", help="multi-view: a map for every image, and index.html"
     )
-    _add_common_run_flags(run)
+    _add_common_run_flags(run, replay=True)
 
     demo = command(
         "demo",
@@ -293,34 +315,100 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config(kind, args):
-    """A run kind's config of the flags every kind has: its preset (--plain or the default),
-    then --no-optimize, --device, --seed, --passes and --iters."""
-    base = kind.plain() if args.plain else kind.default()
+def _config(kind, args, record: dict | None = None):
+    """A run kind's config of the flags every kind has: its start (the replayed ``record`` of
+    --config, --plain or the --preset), then the flags given: --no-optimize, --device, --seed,
+    --passes and --iters."""
+    if record is not None:
+        base = _replayed_config(kind, args.config, record)
+    elif args.plain:
+        base = kind.plain()
+    else:
+        base = kind.preset(args.preset or "default")
     optim = base.optim
     if args.passes is not None:
         optim = optim.replace(passes=args.passes)
     if args.iters is not None:
         optim = optim.replace(iters_per_phase=args.iters)
-    return base.replace(
-        optimize=base.optimize and not args.no_optimize,
-        device=args.device,
-        seed=args.seed,
-        optim=optim,
-    )
+    changes = {"optim": optim, "optimize": base.optimize and not args.no_optimize}
+    if args.device is not None:
+        changes["device"] = args.device
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    return base.replace(**changes)
 
 
-def _run_config(args):
+def read_run_record(path: str) -> dict:
+    """The record of a run (its result folder's config.json, or the folder) for --config:
+    a JSON object with a "config" object; InputError naming the file otherwise."""
+    file = Path(path)
+    if file.is_dir():
+        file = file / "config.json"
+    where = f"--config {file}"
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{where}: no such file (expected a result's config.json)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{where}: cannot be read ({e.__class__.__name__})") from None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{where}: not JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise InputError(
+            f'{where}: expected a result\'s config.json, an object with a "config" object'
+        )
+    record["file"] = str(file)
+    return record
+
+
+def _replayed_config(kind, path: str, record: dict):
+    """The ``kind`` config of a run record, with its keys checked; a warning when it was
+    written by other versions of the software."""
+    from diffdepth.pipeline.outputs import software_versions
+
+    where = f"--config {record['file']}"
+    recorded = record.get("config_kind")
+    if recorded is not None and recorded != kind.__name__:
+        what = {"LightFieldConfig": "a light field", "MultiViewConfig": "a multi-view scene"}
+        raise InputError(
+            f"{where}: config_kind {recorded!r} is the config of "
+            f"{what.get(recorded, 'another kind of run')}; this scene needs a {kind.__name__}"
+        )
+    try:
+        config = kind.from_dict(record["config"], where="config")
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{where}: {e}") from None
+    versions = record.get("versions")
+    if isinstance(versions, dict):
+        now = software_versions()
+        differ = [
+            f"{k} {versions[k]} (now {now.get(k, 'absent')})"
+            for k in ("diffdepth", "torch", "numpy", "pycolmap")
+            if k in versions and versions[k] != now.get(k)
+        ]
+        if differ:
+            log.warning(
+                f"{where} was written with {', '.join(differ)}: the map may differ slightly"
+            )
+    return config
+
+
+def _run_config(args, record: dict | None = None):
     """The light-field config of the flags."""
     from diffdepth.config import LightFieldConfig
 
-    config = _config(LightFieldConfig, args)
-    return config.replace(
-        supervised=args.supervised,
-        views=args.views,
-        loss=config.loss.replace(distance=args.distance),
-        edge_refine=config.edge_refine and not args.no_refine,
-    )
+    config = _config(LightFieldConfig, args, record)
+    changes = {
+        "supervised": config.supervised or args.supervised,
+        "edge_refine": config.edge_refine and not args.no_refine,
+    }
+    if args.views is not None:
+        changes["views"] = args.views
+    if args.distance is not None:
+        changes["loss"] = config.loss.replace(distance=args.distance)
+    return config.replace(**changes)
 
 
 def _log_metrics(metrics: dict, prefix: str = "") -> None:
@@ -359,7 +447,7 @@ def cmd_run(args) -> int:
     from diffdepth.pipeline import run_lightfield, write_lightfield_outputs
     from diffdepth.pipeline.checks import check_lightfield_run
 
-    config = _run_config(args)
+    config = _run_config(args, _record(args))
     out = check_result_target(args.out)
     layout = scan_lightfield(args.scene, grid=args.grid, gt=args.gt)
     points = _read_points(args.points)
@@ -382,16 +470,23 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _multiview_config(args):
+def _record(args) -> dict | None:
+    """The run record of --config (None without it)."""
+    path = getattr(args, "config", None)
+    return None if path is None else read_run_record(path)
+
+
+def _multiview_config(args, record: dict | None = None):
     """The multi-view config of the flags."""
     from diffdepth.config import MultiViewConfig
 
-    return _config(MultiViewConfig, args)
+    return _config(MultiViewConfig, args, record)
 
 
 def _light_field_flags(args) -> str | None:
     """What a multi-view run cannot use, when light-field options were given (else None)."""
-    if args.distance != "rgb" or args.supervised or args.views != "crosshair" or args.no_refine:
+    given = args.distance not in (None, "rgb") or args.views not in (None, "crosshair")
+    if given or args.supervised or args.no_refine:
         return "--distance, --supervised, --views and --no-refine are light-field options"
     return None
 
@@ -414,7 +509,11 @@ def cmd_run_multiview(args) -> int:
         raise InputError(
             f"{args.scene}: --grid and --gt are for light fields; this is a multi-view scene"
         )
-    config = _multiview_config(args)
+    record = _record(args)
+    config = _multiview_config(args, record)
+    if record is not None and not args.ref and not args.all:
+        # the replayed run's reference image, unless --ref names another
+        args.ref = record.get("reference") if isinstance(record.get("reference"), str) else None
     if args.all and args.points:
         raise InputError(f"{args.points}: --points names one image's points; not with --all")
     if args.all and args.ref:
@@ -430,17 +529,22 @@ def cmd_run_multiview(args) -> int:
                 f"({', '.join(scene.names[:5])}{', ...' if len(scene) > 5 else ''})"
             )
         ref = scene.names.index(args.ref)
+    sparse = None  # the fingerprint of sparse points computed (or reused) for this run
     if points is None and (scene.points3d is None or len(scene.points3d) == 0):
-        from diffdepth.points.colmap import sparse_points
+        from diffdepth.pipeline.multiview import scene_with_sparse_points
+        from diffdepth.points.colmap import SPARSE_FOLDER
 
-        log.info(f"{scene.source}: no sparse points; matching and triangulating them (pycolmap)")
-        scene = sparse_points(scene, verbose=args.verbose)
+        scene, sparse = scene_with_sparse_points(
+            scene, out / SPARSE_FOLDER, config.seed, verbose=args.verbose, log=log.info
+        )
     if args.all:
-        status = run_multiview_all(scene, out, config, progress=_progress(args), log=log.info)
+        status = run_multiview_all(
+            scene, out, config, progress=_progress(args), log=log.info, sparse_fingerprint=sparse
+        )
         failed = [n for n, s in status.items() if s not in ("done", "skipped")]
         return 1 if failed else 0
     result = run_multiview(scene, ref, config, points=points, progress=_progress(args))
-    write_multiview_outputs(result, scene, out)
+    write_multiview_outputs(result, scene, out, sparse_fingerprint=sparse)
     m = result.metrics
     log.info(
         f"{result.name}: {len(result.points_initial)} points, {result.timings['total_s']:.1f} s, "
@@ -462,7 +566,7 @@ def cmd_demo(args) -> int:
     lf = make_lightfield()
     h, w = lf.gt.shape
     log.info(f"synthetic light field: {lf.views.shape[0]}x{lf.views.shape[1]} views of {w}x{h}")
-    points = noisy_edge_points(lf.ref_view, lf.gt, per_tile=20, seed=args.seed)
+    points = noisy_edge_points(lf.ref_view, lf.gt, per_tile=20, seed=config.seed)
     result = run_lightfield(lf, points, config, progress=_progress(args))
     write_lightfield_outputs(result, lf, out)
     if any(k.startswith("plain_") for k in result.metrics):

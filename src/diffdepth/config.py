@@ -22,7 +22,7 @@ import difflib
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 C = TypeVar("C", bound="Config")
 
@@ -31,6 +31,7 @@ Device = Literal["cpu", "cuda"]
 Group = Literal["Q", "value", "R", "xy"]
 GROUPS: tuple[Group, ...] = ("Q", "value", "R", "xy")
 SSIMWindow = Literal["box3", "gauss11"]
+Preset = Literal["fast", "default", "paper"]
 
 
 class Config:
@@ -368,10 +369,17 @@ class LightFieldConfig(Config):
     median: MedianConfig = field(default_factory=MedianConfig)  # post-filter stage
     refine: EdgeRefineConfig = field(default_factory=EdgeRefineConfig)  # edge refinement
 
+    mode: ClassVar[str] = "light_field"  # its entry in PRESETS
+
     @classmethod
     def default(cls) -> LightFieldConfig:
-        """Every stage with the light-field presets."""
-        return cls()
+        """Every stage with the light-field presets, on the schedule of the "default" preset."""
+        return cls.preset("default")
+
+    @classmethod
+    def preset(cls, name: str) -> LightFieldConfig:
+        """The config of the named entry of `PRESETS` (fast, default, paper)."""
+        return _preset(cls, name)
 
     @classmethod
     def plain(cls) -> LightFieldConfig:
@@ -440,14 +448,68 @@ class MultiViewConfig(Config):
     loss: LossConfig = field(default_factory=LossConfig.multi_view)  # optimise stage
     support: SupportConfig = field(default_factory=SupportConfig)  # validity and confidence
 
+    mode: ClassVar[str] = "multi_view"  # its entry in PRESETS
+
     @classmethod
     def default(cls) -> MultiViewConfig:
-        return cls()
+        """Every stage, on the schedule of the "default" preset."""
+        return cls.preset("default")
+
+    @classmethod
+    def preset(cls, name: str) -> MultiViewConfig:
+        """The config of the named entry of `PRESETS` (fast, default, paper)."""
+        return _preset(cls, name)
 
     @classmethod
     def plain(cls) -> MultiViewConfig:
         """The plain diffusion of the sparse points (no optimisation, no other stage)."""
         return cls(optimize=False)
+
+
+# ---------------------------------------------------------------------------- presets
+
+#: The schedules of ``diffdepth run --preset``: per run kind, the changes to its config
+#: (``LightFieldConfig()`` or ``MultiViewConfig()``, which hold the paper's schedule), nested as
+#: in ``config.json``.  "default" fits a laptop CPU (a light field within about 150 s, a
+#: multi-view image within about 60 s on 2 cores; benchmarks/README.md says how it was
+#: measured); "paper" is the schedule of the paper and the SPEC (section 6).
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "fast": {
+        "light_field": {"optim": {"passes": 1, "iters_per_phase": 5}},
+        "multi_view": {"optim": {"passes": 1, "iters_per_phase": 3}, "n_views": 2},
+    },
+    "default": {
+        "light_field": {"optim": {"passes": 2, "iters_per_phase": 8}},
+        "multi_view": {"optim": {"passes": 1, "iters_per_phase": 4}, "n_views": 3},
+    },
+    "paper": {
+        "light_field": {"optim": {"passes": 5, "iters_per_phase": 13}},
+        # 50 smoothness-only iterations, then the points at RGB edges, then 5 x 25 per phase
+        "multi_view": {"optim": {"passes": 5, "iters_per_phase": 25, "first_q_iters": 50}},
+    },
+}
+
+
+def _preset(cls: type[C], name: str) -> C:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
+    return cls.from_dict(PRESETS[name][cls.mode], f"preset {name}", cls())
+
+
+def describe_preset(name: str) -> str:
+    """The schedules of a preset in words, e.g. for ``--help``: passes x phases x Adam steps
+    per phase of each run kind, and what else the preset sets."""
+    parts = []
+    for kind, label in ((LightFieldConfig, "light field"), (MultiViewConfig, "multi-view")):
+        config = kind.preset(name)
+        o = config.optim
+        text = f"{label} {o.passes}x{len(o.phases)}x{o.iters_per_phase} steps"
+        if o.first_q_iters:
+            text = f"{label} {o.first_q_iters} smoothness steps, then " + text[len(label) + 1 :]
+        if isinstance(config, MultiViewConfig):
+            text += f" of {config.n_views} views each"
+        parts.append(text)
+    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------- dict round trip
@@ -548,6 +610,9 @@ __all__ = [
     "ModelConfig",
     "MultiViewConfig",
     "OptimConfig",
+    "PRESETS",
+    "Preset",
     "SupportConfig",
     "SweepConfig",
+    "describe_preset",
 ]

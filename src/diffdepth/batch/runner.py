@@ -308,8 +308,9 @@ def _describe(outcome: dict) -> str:
     return ", ".join(parts)
 
 
-def _add_sparse_points(scenes: dict, records: list[TaskRecord], log) -> None:
-    """Triangulate the sparse points of multi-view scenes that have none, once per scene."""
+def _add_sparse_points(scenes: dict, records: list[TaskRecord], log, seed: int = 0) -> None:
+    """Triangulate the sparse points of multi-view scenes that have none, once per scene
+    (COLMAP seeded with ``seed``)."""
     for path, scene in list(scenes.items()):
         if scene.points3d is not None and len(scene.points3d):
             continue
@@ -319,7 +320,7 @@ def _add_sparse_points(scenes: dict, records: list[TaskRecord], log) -> None:
 
         log(f"{scene.source}: no sparse points; matching and triangulating them (pycolmap)")
         try:
-            scenes[path] = sparse_points(scene)
+            scenes[path] = sparse_points(scene, seed=seed)
         except InputError as e:
             for r in records:
                 if r.task.scene == path:
@@ -344,15 +345,15 @@ def run_batch(
 ) -> BatchSummary:
     """Run every task the inputs name (see diffdepth.batch.tasks) into ``out``.
 
-    lightfield: LightFieldConfig of light-field tasks (default LightFieldConfig()); multiview:
-    MultiViewConfig of multi-view tasks (default MultiViewConfig()); multiview_error: when
-    set, the batch refuses multi-view scenes with this reason (options that are light-field
-    only, say). workers: 1 runs the tasks one after the other in this process; more start a local
-    Ray with that many workers, each with ``threads`` threads (default: the cores divided
-    among the workers). address: an existing Ray cluster instead (each task asks it for
-    ``threads`` CPUs, default 1). retries: how often a task that failed unexpectedly (not
-    from bad input) is run again. redo: run finished tasks again too. log and warn: where
-    messages and the lines of failed tasks go (warn defaults to log).
+    lightfield: LightFieldConfig of light-field tasks (default LightFieldConfig.default());
+    multiview: MultiViewConfig of multi-view tasks (default MultiViewConfig.default());
+    multiview_error: when set, the batch refuses multi-view scenes with this reason (options
+    that are light-field only, say). workers: 1 runs the tasks one after the other in this
+    process; more start a local Ray with that many workers, each with ``threads`` threads
+    (default: the cores divided among the workers). address: an existing Ray cluster instead
+    (each task asks it for ``threads`` CPUs, default 1). retries: how often a task that failed
+    unexpectedly (not from bad input) is run again. redo: run finished tasks again too. log and
+    warn: where messages and the lines of failed tasks go (warn defaults to log).
     """
     from diffdepth.config import LightFieldConfig, MultiViewConfig
 
@@ -376,8 +377,8 @@ def run_batch(
                 f"note: {workers} worker(s) x {threads} thread(s) is more than the {cores} "
                 "core(s) this process may use; the tasks will share them"
             )
-    lightfield = LightFieldConfig() if lightfield is None else lightfield
-    multiview = MultiViewConfig() if multiview is None else multiview
+    lightfield = LightFieldConfig.default() if lightfield is None else lightfield
+    multiview = MultiViewConfig.default() if multiview is None else multiview
     settings = TaskSettings(lightfield, multiview, grid, threads)
 
     tasks, scenes = plan_tasks([str(i) for i in inputs], log=log)
@@ -398,7 +399,7 @@ def run_batch(
         write_index(summary)
         if not pending:
             return summary
-        _add_sparse_points(scenes, records, log)
+        _add_sparse_points(scenes, records, log, multiview.seed)
         _execute(
             summary,
             pending,

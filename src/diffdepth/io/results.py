@@ -53,8 +53,9 @@ _events: list[tuple[str, Path]] = []
 # ---- names ----------------------------------------------------------------------------------
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-#: names a folder of results keeps for itself at its top (the batch's and --all's pages)
-RESERVED = ("index.html", "summary.csv")
+#: names a folder of results keeps for itself at its top (the batch's and --all's pages, and
+#: the sparse model --all saves)
+RESERVED = ("index.html", "summary.csv", "sparse")
 
 
 def safe_name(text: str, fallback: str = "result") -> str:

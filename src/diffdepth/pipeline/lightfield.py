@@ -240,7 +240,7 @@ def run_lightfield(
     unless the run is that) and scores both (``metrics``).  Before any work, the points given
     and the run are checked (`diffdepth.pipeline.checks`): InputError when it cannot succeed.
     """
-    config = config or LightFieldConfig()
+    config = config or LightFieldConfig.default()
     device = check_device(config.device)
     if points is not None:
         points = check_points(lf, points)

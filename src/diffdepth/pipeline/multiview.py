@@ -105,7 +105,7 @@ def run_multiview(
     points: initial points of the reference image (value = inverse depth); default: the
     scene's sparse points it sees. gt_depth [H, W]: adds scale-fitted metrics.
     """
-    config = config or MultiViewConfig()
+    config = config or MultiViewConfig.default()
     device = check_device(config.device)
     if len(scene) < 2:
         raise InputError(f"{scene.source}: a multi-view run needs at least two images")
@@ -357,20 +357,58 @@ def depth_to_points(
     return world.astype(np.float32), rgb, (rows, cols)
 
 
+def scene_with_sparse_points(
+    scene: MultiViewScene, saved: Path, seed: int, verbose: bool = False, log=print
+) -> tuple[MultiViewScene, str]:
+    """The scene with sparse points (it has none) and the fingerprint of those points: read
+    from the model saved in the folder ``saved`` (`points.colmap.SPARSE_FOLDER` of an earlier
+    result, or of ``run --all``'s output) when that folder belongs to a whole result and was
+    made from the same images, cameras and ``seed``; else matched and triangulated by COLMAP
+    with ``seed`` (`points.colmap.sparse_points`)."""
+    from diffdepth.points.colmap import load_sparse_model, sparse_fingerprint, sparse_points
+
+    fingerprint = sparse_fingerprint(scene, seed)
+    saved = Path(saved)
+    whole = is_whole_result(saved) or is_whole_result(saved.parent)
+    loaded = load_sparse_model(saved, scene, fingerprint) if whole else None
+    if loaded is not None:
+        log(f"{scene.source}: {len(loaded.points3d)} sparse points from {saved}")
+        return loaded, fingerprint
+    log(f"{scene.source}: no sparse points; matching and triangulating them (pycolmap)")
+    return sparse_points(scene, verbose=verbose, seed=seed), fingerprint
+
+
+def write_sparse_result(folder: Path, scene: MultiViewScene, fingerprint: str) -> None:
+    """The scene's sparse model as a result folder of its own (whole or absent; see
+    `points.colmap.save_sparse_model`), unless ``folder`` already holds it whole."""
+    from diffdepth.io.results import check_result_target, staged_result
+    from diffdepth.points.colmap import load_sparse_model, save_sparse_model
+
+    if is_whole_result(folder) and load_sparse_model(folder, scene, fingerprint) is not None:
+        return
+    out = check_result_target(folder)
+    with staged_result(out, {"fingerprint": fingerprint}) as stage:
+        save_sparse_model(stage, scene, fingerprint)
+
+
 def write_multiview_outputs(
     result: MultiViewResult,
     scene: MultiViewScene,
     out_dir,
     manifest_extra: dict | None = None,
     staging_dir=None,
+    sparse_fingerprint: str | None = None,
 ) -> Path:
     """Write the result folder ``out_dir`` whole or not at all (`diffdepth.io.results`):
     depth.pfm/.npy (scene units, every pixel), depth_u16.png (16-bit, valid pixels, scale in
     config.json and metrics.json), depth_maps/NAME.geometric.bin (COLMAP, valid pixels),
     depth.png, the plain diffusion, the reference image, mask.png/.npy, confidence.npy/.png,
     points.ply (valid pixels with normals and confidence), point CSVs, loss, config, metrics,
-    the report (report.html, summary.png) and manifest.json last. An earlier result there is
-    replaced; a folder that is not a diffdepth result is refused. Returns the folder."""
+    the report (report.html, summary.png) and manifest.json last; with
+    ``sparse_fingerprint`` (the scene's sparse points were computed for this run) also the
+    sparse model in sparse/ (`points.colmap.save_sparse_model`), which a later run into the
+    same folder reuses. An earlier result there is replaced; a folder that is not a diffdepth
+    result is refused. Returns the folder."""
     from diffdepth import viz
     from diffdepth.io import write_pfm
     from diffdepth.io.depth_formats import write_colmap_depth, write_depth_png16, write_ply
@@ -407,6 +445,10 @@ def write_multiview_outputs(
         info = {"scene": scene.source, "reference": result.name, "outputs": outputs}
         write_run_record(stage, result, "inverse_depth", info)
         write_json(stage / "metrics.json", {**result.metrics, "depth_u16_png_scale": png_scale})
+        if sparse_fingerprint is not None:
+            from diffdepth.points.colmap import SPARSE_FOLDER, save_sparse_model
+
+            save_sparse_model(stage / SPARSE_FOLDER, scene, sparse_fingerprint)
         write_report(stage)
     return out
 
@@ -506,19 +548,31 @@ def is_whole_result(folder: Path, fingerprint: str | None = None) -> bool:
 
 
 def run_multiview_all(
-    scene: MultiViewScene, out_dir, config: MultiViewConfig, progress: bool = True, log=print
+    scene: MultiViewScene,
+    out_dir,
+    config: MultiViewConfig,
+    progress: bool = True,
+    log=print,
+    sparse_fingerprint: str | None = None,
 ) -> dict[str, str]:
     """A depth map for every image, one whole-or-absent result folder each (its name made
     from the image's, safe and unique: `diffdepth.io.results.image_result_names`), then
     ``out_dir/index.html`` over them. Resumable: an image whose folder verifies against its
     manifest and was made with the same settings is skipped; any other is run (again).
-    Returns {name: 'done'|'skipped'|message}."""
+    sparse_fingerprint: the scene's sparse points were computed for this run
+    (`scene_with_sparse_points`); they are saved first, once, in ``out_dir/sparse`` (a result
+    folder of its own), where a resumed run finds them. Returns {name: 'done'|'skipped'|
+    message}."""
     from diffdepth.io.results import check_result_target, image_result_names
+    from diffdepth.points.colmap import SPARSE_FOLDER
 
     out = check_result_target(out_dir, container=True)
     folders = {n: out / f for n, f in image_result_names(scene.names).items()}
     for folder in folders.values():
         check_result_target(folder)  # refuse what is not a result, clear killed runs' leftovers
+    if sparse_fingerprint is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_sparse_result(out / SPARSE_FOLDER, scene, sparse_fingerprint)
     status = {}
     for i, name in enumerate(scene.names):
         folder = folders[name]

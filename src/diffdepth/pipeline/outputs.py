@@ -85,7 +85,7 @@ def write_loss_csv(path: Path, history: History) -> None:
 def write_run_record(stage: Path, result, value_name: str, info: dict) -> None:
     """The files of every run in the folder ``stage``: points_initial.csv and points_final.csv
     (``value_name`` names the label column), loss.csv and loss.png, and config.json (the
-    run's config and timings, then ``info``, then the software versions).  ``result`` is a
+    run's config, its kind and timings, then ``info``, then the software versions).  ``result`` is a
     light-field or multi-view result."""
     from diffdepth import viz
     from diffdepth.io import write_points_csv
@@ -94,6 +94,11 @@ def write_run_record(stage: Path, result, value_name: str, info: dict) -> None:
     write_points_csv(stage / "points_final.csv", result.points_final, value_name)
     write_loss_csv(stage / "loss.csv", result.history)
     viz.save_loss_png(stage / "loss.png", result.history.loss, result.history.group)
-    record = {"config": result.config.to_dict(), "timings": result.timings, **info}
+    record = {
+        "config": result.config.to_dict(),
+        "config_kind": type(result.config).__name__,  # what `diffdepth run --config` replays
+        "timings": result.timings,
+        **info,
+    }
     record["versions"] = software_versions()
     write_json(stage / "config.json", record)

@@ -178,10 +178,14 @@ def _verify_known_poses(
     return kept
 
 
-def _triangulation_options(pycolmap, scene: MultiViewScene, min_disparity: float):
+def _triangulation_options(pycolmap, scene: MultiViewScene, min_disparity: float, seed: int):
     """Point triangulation options for known poses: two-view tracks kept for two images, angle
-    thresholds at the angle of ``min_disparity`` px (see the module docstring)."""
+    thresholds at the angle of ``min_disparity`` px (see the module docstring), the random
+    seeds of the pipeline and of the triangulator's RANSAC set to ``seed``."""
     options = pycolmap.IncrementalPipelineOptions()
+    # -1 (COLMAP's default) seeds RANSAC from the clock: the points then differ run to run
+    options.random_seed = seed
+    options.triangulation.random_seed = seed
     f_max = float(np.max(scene.K[:, [0, 1], [0, 1]]))
     angle = float(np.degrees(np.arctan2(min_disparity, f_max)))
     options.triangulation.ignore_two_view_tracks = len(scene) > 2
@@ -198,6 +202,7 @@ def sparse_points(
     max_epipolar_error: float = 4.0,
     min_disparity: float = 0.5,
     min_matches: int = 15,
+    seed: int = 0,
 ) -> MultiViewScene:
     """Triangulate sparse 3D points for a scene whose cameras are known (two images or more).
 
@@ -214,15 +219,27 @@ def sparse_points(
     min_disparity:      the smallest triangulation angle accepted is that of this many px at
                         the largest focal length (narrow baselines; see the module docstring)
     min_matches:        pairs with fewer verified matches are left out
+    seed:               seed of COLMAP's random numbers (RANSAC): the same seed gives the
+                        same points
     """
     source = f"{scene.source}: has no sparse points; " if scene.source else ""
     pycolmap = pycolmap_module(
         f"{source}matching and triangulating sparse points",
         f"or give the points ({parameter('points')})",
     )
+    if not 0 <= int(seed) < 2**31:  # COLMAP's seeds are C ints
+        seed = int(seed) % 2**31
     with colmap_log(pycolmap, verbose):
+        pycolmap.set_random_seed(int(seed))
         return _sparse_points(
-            pycolmap, scene, max_features, workdir, max_epipolar_error, min_disparity, min_matches
+            pycolmap,
+            scene,
+            max_features,
+            workdir,
+            max_epipolar_error,
+            min_disparity,
+            min_matches,
+            int(seed),
         )
 
 
@@ -234,6 +251,7 @@ def _sparse_points(
     max_epipolar_error: float,
     min_disparity: float,
     min_matches: int,
+    seed: int,
 ) -> MultiViewScene:
     if len(scene) < 2:
         raise InputError(
@@ -277,7 +295,7 @@ def _sparse_points(
         rec = pycolmap.Reconstruction(model_in)
         model_out = workdir / "triangulated"
         model_out.mkdir(exist_ok=True)
-        options = _triangulation_options(pycolmap, scene, min_disparity)
+        options = _triangulation_options(pycolmap, scene, min_disparity, seed)
         rec = pycolmap.triangulate_points(
             rec, db_path, image_dir, model_out, clear_points=True, options=options
         )
@@ -305,6 +323,83 @@ def _sparse_points(
         obs_xy=[tri.obs_xy[j] for j in order],
         point_colors=tri.point_colors,
     )
+
+
+# ---- the sparse model of a result, saved and reused -----------------------------------------
+
+#: the folder of a result (or of ``run --all``'s output) that holds the scene's sparse model
+SPARSE_FOLDER = "sparse"
+_SPARSE_ARRAYS = "sparse.npz"
+_SPARSE_INFO = "sparse.json"
+
+
+def sparse_fingerprint(scene: MultiViewScene, seed: int) -> str:
+    """SHA-256 of what `sparse_points` makes its points from: the images, the cameras, the
+    names and the seed (with the options of its defaults)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(repr(("sparse_points", 1, int(seed), list(scene.names))).encode())
+    for a in (scene.K, scene.R, scene.t, *scene.images):
+        arr = np.ascontiguousarray(a)
+        h.update(repr((arr.dtype.str, arr.shape)).encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def save_sparse_model(folder: str | Path, scene: MultiViewScene, fingerprint: str) -> None:
+    """The scene's sparse points in ``folder``: a COLMAP text model (cameras.txt, images.txt,
+    points3D.txt, for COLMAP and other tools), the same points as arrays (sparse.npz, read
+    back exactly by `load_sparse_model`) and sparse.json (the fingerprint it was made for)."""
+    import json
+
+    folder = Path(folder)
+    if scene.points3d is None or scene.obs_ids is None or scene.obs_xy is None:
+        raise ValueError("save_sparse_model: the scene has no sparse points")
+    write_colmap_model(folder, scene, binary=False)
+    counts = np.array([len(ids) for ids in scene.obs_ids], np.int64)
+    colors = scene.point_colors
+    np.savez(
+        folder / _SPARSE_ARRAYS,
+        points3d=np.asarray(scene.points3d, np.float64),
+        point_colors=np.zeros((0, 3), np.uint8) if colors is None else np.asarray(colors),
+        obs_counts=counts,
+        obs_ids=np.concatenate([np.asarray(v, np.int64) for v in scene.obs_ids]),
+        obs_xy=np.concatenate([np.asarray(v, np.float32).reshape(-1, 2) for v in scene.obs_xy]),
+    )
+    info = {"fingerprint": fingerprint, "points": len(scene.points3d), "images": len(scene)}
+    (folder / _SPARSE_INFO).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def load_sparse_model(
+    folder: str | Path, scene: MultiViewScene, fingerprint: str
+) -> MultiViewScene | None:
+    """``scene`` with the sparse points saved in ``folder`` by `save_sparse_model`, when they
+    were made for ``fingerprint`` (the same images, cameras and seed); None when the folder
+    holds no such model (absent, made for other inputs, or unreadable)."""
+    import json
+
+    folder = Path(folder)
+    try:
+        info = json.loads((folder / _SPARSE_INFO).read_text(encoding="utf-8"))
+        if not isinstance(info, dict) or info.get("fingerprint") != fingerprint:
+            return None
+        with np.load(folder / _SPARSE_ARRAYS, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        counts = arrays["obs_counts"]
+        if len(counts) != len(scene) or counts.sum() != len(arrays["obs_ids"]):
+            return None
+        edges = np.cumsum(counts)[:-1]
+        colors = arrays["point_colors"]
+        return replace(
+            scene,
+            points3d=arrays["points3d"],
+            obs_ids=np.split(arrays["obs_ids"], edges),
+            obs_xy=np.split(arrays["obs_xy"], edges),
+            point_colors=colors if len(colors) == len(arrays["points3d"]) else None,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def reconstruct(
