@@ -15,8 +15,9 @@ SCORER = SHARED / "tools" / "score_disparity.py"
 
 
 def run_cli(args: list[str], log: Path | None = None) -> dict:
-    """Run ``diffdepth ARGS`` in a child process; its wall time (s). Peak memory is in the
-    run's own ``config.json`` (timings.peak_rss_mib)."""
+    """Run ``diffdepth ARGS`` in a child process; its wall time and CPU time (user + system,
+    every thread) in s. Peak memory is in the run's own ``config.json``
+    (timings.peak_rss_mib)."""
     cmd = [sys.executable, "-m", "diffdepth.cli", *args]
     if log:
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -24,7 +25,7 @@ def run_cli(args: list[str], log: Path | None = None) -> dict:
     out = open(log, "w") if log else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        _, status, _ = os.wait4(proc.pid, 0)
+        _, status, usage = os.wait4(proc.pid, 0)
     finally:
         if log:
             out.close()
@@ -33,7 +34,7 @@ def run_cli(args: list[str], log: Path | None = None) -> dict:
     if code != 0:
         tail = log.read_text()[-2000:] if log else ""
         raise RuntimeError(f"diffdepth {' '.join(args)} exited with {code}\n{tail}")
-    return {"wall_s": round(wall, 2)}
+    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}
 
 
 def score(est: Path, gt: Path, *extra: str) -> dict:

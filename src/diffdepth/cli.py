@@ -320,7 +320,7 @@ def _config(kind, args, record: dict | None = None):
     --config, --plain or the --preset), then the flags given: --no-optimize, --device, --seed,
     --passes and --iters."""
     if record is not None:
-        base = _replayed_config(kind, args.config, record)
+        base = _replayed_config(kind, record)
     elif args.plain:
         base = kind.plain()
     else:
@@ -363,7 +363,7 @@ def read_run_record(path: str) -> dict:
     return record
 
 
-def _replayed_config(kind, path: str, record: dict):
+def _replayed_config(kind, record: dict):
     """The ``kind`` config of a run record, with its keys checked; a warning when it was
     written by other versions of the software."""
     from diffdepth.pipeline.outputs import software_versions

@@ -133,7 +133,7 @@ def test_one_image_run_saves_its_sparse_model_and_reuses_it(bare_scene, tmp_path
 
     calls = _count_sparse_calls(monkeypatch)
     out = tmp_path / "one"
-    args = ["run", str(bare_scene), "--out", str(out), "--no-optimize", "-q"]
+    args = ["run", str(bare_scene), "--out", str(out), "--passes", "1", "--iters", "2", "-q"]
     assert main(args) == 0
     assert calls == [0] and is_whole_result(out)
     assert (out / SPARSE_FOLDER / "points3D.txt").is_file()
@@ -142,3 +142,15 @@ def test_one_image_run_saves_its_sparse_model_and_reuses_it(bare_scene, tmp_path
     assert calls == [0]
     assert (out / "depth.npy").read_bytes() == first
     assert (out / SPARSE_FOLDER / "sparse.npz").is_file()  # the new result holds it too
+    # replayed into a new folder: triangulated again with the recorded seed, the same
+    # points, reference image and map
+    again = tmp_path / "again"
+    assert main(["run", str(bare_scene), "--out", str(again), "--config", str(out), "-q"]) == 0
+    assert calls == [0, 0]
+    np.testing.assert_array_equal(
+        np.load(again / SPARSE_FOLDER / "sparse.npz")["points3d"],
+        np.load(out / SPARSE_FOLDER / "sparse.npz")["points3d"],
+    )
+    recorded = json.loads((out / "config.json").read_text())
+    assert json.loads((again / "config.json").read_text())["reference"] == recorded["reference"]
+    np.testing.assert_allclose(np.load(again / "depth.npy"), np.load(out / "depth.npy"), atol=1e-6)
