@@ -40,7 +40,7 @@ GOALS = {"light_field": 150.0, "multi_view": 60.0}
 def bench_scene(kind: str, scene: Path, presets: list[str], repeats: int, work: Path) -> dict:
     out = work / kind
     warm = run_cli(
-        ["run", str(scene), "--out", str(out), "--preset", "fast", "--quiet"],
+        ["run", str(scene), "--out", str(out), "--preset", "fast"],
         log=work / f"{kind}-warmup.log",
     )
     rows = {"warmup": warm}
@@ -48,7 +48,7 @@ def bench_scene(kind: str, scene: Path, presets: list[str], repeats: int, work: 
         runs = []
         for k in range(repeats):
             run = run_cli(
-                ["run", str(scene), "--out", str(out), "--preset", name, "--quiet"],
+                ["run", str(scene), "--out", str(out), "--preset", name],
                 log=work / f"{kind}-{name}-{k}.log",
             )
             record = json.loads((out / "config.json").read_text())
