@@ -5,6 +5,7 @@
     config = config.replace(optim=config.optim.replace(passes=2))
     data = config.to_dict()                              # what config.json holds
     config = LightFieldConfig.from_dict(data)            # strict: an unknown key is an error
+    config = MultiViewConfig.preset("fast")              # a schedule of `PRESETS` (--preset)
 
 A run kind (`LightFieldConfig`, `MultiViewConfig`) nests the configs of its stages:
 `EPIConfig` (initial points), `SweepConfig` (densification), `ModelConfig` (splatting, Q and the
