@@ -145,6 +145,9 @@ class SweepConfig(Config):
     window: int = 5  # side of the box over which per-pixel errors are averaged (odd)
     exclude: float = 0.2  # the second-best minimum lies farther than this from the best
     min_ratio: float = 1.1  # keep an estimate whose second-best cost >= this x its best cost
+    # added to both costs of that ratio (mean |colour difference|, 0..1 images): on a surface
+    # without texture both costs are near 0 and their plain ratio is noise
+    eps: float = 0.01
     grid: int = 3  # candidate pixels every `grid` px in x and y
     min_distance: float = 3.0  # candidates at least this far (px) from every existing point
     max_levels: int = 256  # the step grows when the range would need more levels
@@ -155,6 +158,25 @@ class SweepConfig(Config):
             raise ValueError("SweepConfig: step must be > 0 and window a positive odd number")
         if self.grid < 1 or self.min_ratio < 1.0 or self.max_levels < 3:
             raise ValueError("SweepConfig: grid >= 1, min_ratio >= 1 and max_levels >= 3")
+
+
+@dataclass(frozen=True)
+class ConfidenceConfig(Config):
+    """The confidence map of a disparity map (`diffdepth.confidence`); disparities in px per
+    view step, errors as mean |colour difference| of 0..1 images."""
+
+    delta: float = 0.25  # the map is compared with itself shifted by this much either way
+    window: int = 5  # side of the box over which the errors are averaged (odd)
+    noise: float = 0.01  # the error image noise alone gives
+    agree: float = 0.07  # a point supports the map where they differ by at most this
+    radius: float = 2.0  # px: how far a point's support reaches (Gaussian sigma)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (self.delta > 0 and self.noise > 0 and self.agree > 0 and self.radius > 0):
+            raise ValueError("ConfidenceConfig: delta, noise, agree and radius must be > 0")
+        if self.window < 1 or self.window % 2 == 0:
+            raise ValueError("ConfidenceConfig.window must be a positive odd number")
 
 
 @dataclass(frozen=True)
@@ -172,6 +194,9 @@ class ModelConfig(Config):
     cut_jump: float = 1.0  # label difference that makes a pair an occlusion
     cut_strength: float = 8.0  # added to Q at the cut pixels
     confidence_weights: bool = False  # initialise R = -log(confidence) when points have one
+    # sigma (px) of each point's opacity footprint g = exp(-r^2 / (2 sigma_s^2)); SPEC's 1.3
+    # lets a point hide about 2 px around it, more than a thin structure is wide
+    sigma_s: float = 1.3
     tol: float = 1e-6  # relative residual of every diffusion solve
     maxiter: int = 500  # cap on solver iterations (a warning is raised if it is reached)
 
@@ -179,6 +204,8 @@ class ModelConfig(Config):
         super().__post_init__()
         if self.order_neighbours < 1:
             raise ValueError("ModelConfig.order_neighbours must be >= 1")
+        if not 0.3 <= self.sigma_s <= 3.0:
+            raise ValueError(f"ModelConfig.sigma_s must be from 0.3 to 3 px, got {self.sigma_s}")
         for name in ("cut_radius", "cut_jump", "cut_strength"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"ModelConfig.{name} must be >= 0, got {getattr(self, name)}")
@@ -369,6 +396,7 @@ class LightFieldConfig(Config):
     loss: LossConfig = field(default_factory=LossConfig.light_field)  # optimise stage
     median: MedianConfig = field(default_factory=MedianConfig)  # post-filter stage
     refine: EdgeRefineConfig = field(default_factory=EdgeRefineConfig)  # edge refinement
+    confidence: ConfidenceConfig = field(default_factory=ConfidenceConfig)  # confidence.npy
 
     mode: ClassVar[str] = "light_field"  # its entry in PRESETS
 

@@ -39,7 +39,7 @@ import torch
 from diffdepth.config import GROUPS, OptimConfig
 from diffdepth.diffuse import DiffusionSolver
 from diffdepth.image import sobel_magnitude
-from diffdepth.render import splat
+from diffdepth.render import SIGMA_S, splat
 
 ORDERS = ("depth", "robust")
 
@@ -176,6 +176,7 @@ class DiffusionModel(torch.nn.Module):
            (neighbour sets are found once, from the initial positions), computed on the first
            splat and kept until `refresh_order` (the optimiser refreshes it at every phase,
            so that within a phase S changes smoothly and the warm starts stay close).
+    sigma_s: the splat's opacity footprint (px; SPEC's SIGMA_S by default).
     """
 
     def __init__(
@@ -188,6 +189,7 @@ class DiffusionModel(torch.nn.Module):
         maxiter: int = 500,
         order: str = "depth",
         neighbours: int = 4,
+        sigma_s: float = SIGMA_S,
     ) -> None:
         super().__init__()
         if order not in ORDERS:
@@ -201,6 +203,7 @@ class DiffusionModel(torch.nn.Module):
         self.solver = DiffusionSolver(tol=tol, maxiter=maxiter)
         self.order = order
         self.n_neighbours = int(neighbours)
+        self.sigma_s = float(sigma_s)
         self._update_neighbours()
 
     def _update_neighbours(self) -> None:
@@ -226,7 +229,7 @@ class DiffusionModel(torch.nn.Module):
 
     def splat(self) -> tuple[torch.Tensor, torch.Tensor]:
         key = self.occlusion_key()
-        return splat(self.xy, self.value, torch.exp(-self.R), key, self.shape)
+        return splat(self.xy, self.value, torch.exp(-self.R), key, self.shape, sigma_s=self.sigma_s)
 
     def forward(self) -> torch.Tensor:
         S, lam = self.splat()

@@ -27,6 +27,8 @@ EXPECTED = {
     "disparity_plain.pfm",
     "disparity_plain.png",
     "reference.png",
+    "confidence.npy",
+    "confidence.png",
     "report.html",
     "summary.png",
     "manifest.json",

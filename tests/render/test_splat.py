@@ -3,10 +3,11 @@
 import pytest
 import torch
 
-from diffdepth.render import splat, splat_reference
+from diffdepth.render import SIGMA_S, splat, splat_reference
 
 BACKENDS = ["numba", "torch"]
 F64 = torch.float64
+CS = 1.0 / (2.0 * SIGMA_S**2)  # the kernels' footprint argument
 
 CASES = [
     # (N, (H, W), margin, depth_levels)
@@ -67,6 +68,29 @@ def test_gradcheck(make_points, backend):
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-7, rtol=1e-5)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("sigma_s", [0.6, 0.9, 2.0])
+def test_other_footprints_match_reference(make_points, backend, sigma_s):
+    shape = (13, 17)
+    pts = make_points(80, shape, seed=5, margin=4.0, depth_levels=3)
+    want = _vjp(lambda *a: splat_reference(*a, sigma_s=sigma_s), *pts, shape)
+    got = _vjp(lambda *a: splat(*a, backend=backend, sigma_s=sigma_s), *pts, shape)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-10)
+    # a narrower footprint really is another image: it covers less of the frame
+    default = _vjp(splat_reference, *pts, shape)[0]
+    assert not torch.allclose(want[0], default)
+    xy, value, weight, depth = make_points(7, (6, 8), seed=11, margin=2.0, depth_levels=4)
+    inputs = tuple(t.clone().requires_grad_() for t in (xy, value, weight))
+    assert torch.autograd.gradcheck(
+        lambda a, b, c: splat(a, b, c, depth, (6, 8), backend=backend, sigma_s=sigma_s),
+        inputs,
+        eps=1e-6,
+        atol=1e-7,
+        rtol=1e-5,
+    )
+
+
 def test_gradcheck_reference(make_points):
     shape = (5, 7)
     xy, value, weight, depth = make_points(6, shape, seed=12, margin=2.0)
@@ -111,10 +135,10 @@ def test_row_bands_give_the_same_result(make_points):
     gen = torch.Generator().manual_seed(0)
     g_s = torch.randn(shape[0] * shape[1], generator=gen, dtype=F64).numpy()
     g_l = torch.randn(shape[0] * shape[1], generator=gen, dtype=F64).numpy()
-    fwd1, frag1 = _splat_numba.splat_forward(pts, *shape, 1)
-    grad1 = _splat_numba.splat_backward(pts, fwd1, frag1, g_s, g_l, *shape, 1)
+    fwd1, frag1 = _splat_numba.splat_forward(pts, *shape, 1, CS)
+    grad1 = _splat_numba.splat_backward(pts, fwd1, frag1, g_s, g_l, *shape, 1, CS)
     for bands in (2, 5):  # 5 bands of 8 rows: windows span two bands
-        fwd, frag = _splat_numba.splat_forward(pts, *shape, bands)
-        grad = _splat_numba.splat_backward(pts, fwd, frag, g_s, g_l, *shape, bands)
+        fwd, frag = _splat_numba.splat_forward(pts, *shape, bands, CS)
+        grad = _splat_numba.splat_backward(pts, fwd, frag, g_s, g_l, *shape, bands, CS)
         torch.testing.assert_close(torch.from_numpy(fwd), torch.from_numpy(fwd1), rtol=0, atol=0)
         torch.testing.assert_close(torch.from_numpy(grad), torch.from_numpy(grad1))

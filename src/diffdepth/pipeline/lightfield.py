@@ -12,6 +12,7 @@
 | optimise        | `optimise_stage`       | ``optimize``                | ``optim, loss``  |
 | post-filter     | `postfilter_stage`     | ``postfilter``              | ``median``       |
 | edge refinement | `refine_stage`         | ``edge_refine``             | ``refine``       |
+| confidence      | `disparity_confidence` | always                      | ``confidence``   |
 
 `LightFieldConfig.plain()` switches off every stage but points and model and takes the SPEC's
 model (occlusion order by label, Q from Sobel alone): the paper's plain-diffusion baseline.
@@ -49,7 +50,7 @@ from diffdepth.pipeline.outputs import (
 from diffdepth.types import LightField, PointSet
 
 #: the stages of a light-field run, in order (their times are ``timings[stage + "_s"]``)
-STAGES = ("points", "densify", "model", "optimize", "postfilter", "refine")
+STAGES = ("points", "densify", "model", "optimize", "postfilter", "refine", "confidence")
 
 
 @dataclass
@@ -67,6 +68,7 @@ class LightFieldResult:
     pixels_refined: int = 0  # pixels the edge refinement changed
     disparity_plain: np.ndarray | None = None  # float32 [H, W], the plain diffusion of the
     # initial points (the SPEC's baseline); the result itself after a plain run
+    confidence: np.ndarray | None = None  # float32 [H, W] in 0..1 (`diffdepth.confidence`)
 
 
 def sweep_range(lf: LightField, points: PointSet) -> tuple[float, float]:
@@ -273,6 +275,12 @@ def run_lightfield(
     with torch.no_grad():
         disparity = model().detach().float().cpu().numpy()
     disparity, n_refined = postprocess(lf, problem, disparity, config, stage)
+    with stage("confidence"):
+        from diffdepth.confidence import disparity_confidence
+
+        confidence = disparity_confidence(
+            problem.crosshair(), disparity, merge_points(points, added), config.confidence
+        )
     plain = is_plain(config)
     t_plain = time.perf_counter()
     disparity_plain = disparity if plain else plain_diffusion(lf, points, config)
@@ -293,6 +301,7 @@ def run_lightfield(
         points_added=len(added),
         pixels_refined=n_refined,
         disparity_plain=disparity_plain,
+        confidence=confidence,
     )
 
 
@@ -328,6 +337,16 @@ def write_lightfield_outputs(
         if plain is not None and not is_plain(result.config):
             write_pfm(stage / "disparity_plain.pfm", plain)
             viz.save_map_png(stage / "disparity_plain.png", plain, lo, hi)
+        if result.confidence is not None:
+            np.save(stage / "confidence.npy", result.confidence)
+            viz.save_map_png(
+                stage / "confidence.png",
+                result.confidence,
+                0.0,
+                1.0,
+                "viridis",
+                "confidence (0..1)",
+            )
         viz.save_image_png(stage / "reference.png", lf.ref_view)
         info = {
             "scene": lf.name,

@@ -8,6 +8,7 @@ import torch
 from diffdepth.config import ModelConfig
 from diffdepth.io.errors import InputError, parameter
 from diffdepth.optimize import DiffusionModel, initial_q, occlusion_cuts
+from diffdepth.render import SIGMA_S
 from diffdepth.types import PointSet
 
 
@@ -61,8 +62,8 @@ def validate_points(
 
 def plain_model(model: ModelConfig) -> ModelConfig:
     """The model of the plain diffusion as the SPEC defines it: occlusion order by label, Q
-    from Sobel alone (no occlusion cuts)."""
-    return model.replace(order="depth", cut_radius=0.0)
+    from Sobel alone (no occlusion cuts), SPEC's splat footprint."""
+    return model.replace(order="depth", cut_radius=0.0, sigma_s=SIGMA_S)
 
 
 def build_model(
@@ -90,6 +91,7 @@ def build_model(
         maxiter=config.maxiter,
         order=config.order,
         neighbours=config.order_neighbours,
+        sigma_s=config.sigma_s,
     )
 
 

@@ -78,7 +78,6 @@ class PinholeViews:
     px_per_rho: float
     offsets: np.ndarray
     indices: list[int]
-    ratio_eps: float = 0.01  # added to the sweep's costs in its ambiguity ratio (0..1 images)
 
     @classmethod
     def from_scene(
@@ -173,7 +172,7 @@ class PinholeViews:
             self.subset_costs(r, need, member, costs)
             ks.box_min_at(costs, radius, px, py, volume[i])
         rho, ratio = winner_take_all(
-            volume, levels, config.exclude / self.px_per_rho, eps=self.ratio_eps
+            volume, levels, config.exclude / self.px_per_rho, eps=config.eps
         )
         if full:
             return rho.reshape(h, w), ratio.reshape(h, w)

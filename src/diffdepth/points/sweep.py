@@ -73,7 +73,7 @@ def sweep_disparity(
             problem.ref, problem.views, problem.offsets, member, float(d), need, out=costs
         )
         k.box_min_at(costs, radius, px, py, volume[i])
-    disparity, ratio = winner_take_all(volume, levels, config.exclude)
+    disparity, ratio = winner_take_all(volume, levels, config.exclude, config.eps)
     if full:
         return disparity.reshape(h, w), ratio.reshape(h, w)
     return disparity, ratio

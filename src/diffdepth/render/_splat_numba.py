@@ -28,13 +28,11 @@ from diffdepth.render.constants import (
     LAM_EXPONENT_CUTOFF,
     LAM_ORDER,
     SIGMA_LAM,
-    SIGMA_S,
     WINDOW_RADIUS,
 )
 
 _R = WINDOW_RADIUS
 _WIN = 2 * WINDOW_RADIUS + 1
-_CS = 1.0 / (2.0 * SIGMA_S * SIGMA_S)
 _CL = 1.0 / (2.0 * SIGMA_LAM * SIGMA_LAM)
 _KAPPA = KAPPA
 _LAM_CUT = LAM_EXPONENT_CUTOFF
@@ -78,8 +76,8 @@ def _band_window(cx, cy, k, r0, r1, width):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def splat_forward(pts, height, width, bands):
-    """Forward pass.
+def splat_forward(pts, height, width, bands, cs):
+    """Forward pass; cs = 1 / (2 sigma_s^2) of the opacity footprint.
 
     Returns ``out [H*W, 3]`` float64 (columns S, lam and the final T) and ``frag [N * 49]``, the
     per-fragment exit transmittance e = exp(-KAPPA g) that the backward pass reuses (entry
@@ -110,11 +108,11 @@ def splat_forward(pts, height, width, bands):
             for j in range(qx1 - qx0 + 1):
                 dx = qx0 + j - x
                 dx2s[j] = dx * dx
-                gxs[j] = math.exp(-dx * dx * _CS)
+                gxs[j] = math.exp(-dx * dx * cs)
             for qy in range(qy0, qy1 + 1):
                 dy = qy - y
                 dy2 = dy * dy
-                gy = math.exp(-dy2 * _CS)
+                gy = math.exp(-dy2 * cs)
                 base = qy * width + qx0
                 fbase = k * _WIN * _WIN + (qy - yc + _R) * _WIN + qx0 - xc + _R
                 for j in range(qx1 - qx0 + 1):
@@ -136,7 +134,7 @@ def splat_forward(pts, height, width, bands):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def splat_backward(pts, fwd, frag, grad_s, grad_lam, height, width, bands):
+def splat_backward(pts, fwd, frag, grad_s, grad_lam, height, width, bands, cs):
     """Backward pass (vector-Jacobian product).
 
     ``fwd [H*W, 3]`` and ``frag [N*49]`` are the forward outputs (S, lam, T; e per fragment);
@@ -177,7 +175,7 @@ def splat_backward(pts, fwd, frag, grad_s, grad_lam, height, width, bands):
             for j in range(qx1 - qx0 + 1):
                 dx = qx0 + j - x
                 dxs[j] = dx
-                gxs[j] = math.exp(-dx * dx * _CS)
+                gxs[j] = math.exp(-dx * dx * cs)
             acc_x = 0.0
             acc_y = 0.0
             acc_d = 0.0
@@ -185,7 +183,7 @@ def splat_backward(pts, fwd, frag, grad_s, grad_lam, height, width, bands):
             for qy in range(qy0, qy1 + 1):
                 dy = qy - y
                 dy2 = dy * dy
-                gy = math.exp(-dy2 * _CS)
+                gy = math.exp(-dy2 * cs)
                 base = qy * width + qx0
                 fbase = k * _WIN * _WIN + (qy - yc + _R) * _WIN + qx0 - xc + _R
                 for j in range(qx1 - qx0 + 1):
@@ -211,7 +209,7 @@ def splat_backward(pts, fwd, frag, grad_s, grad_lam, height, width, bands):
                     acc_d += gs * at
                     acc_w += gl * lt
                     # dL/dr2 via g = exp(-r2 cs) and lam0 = exp(-(r2 cl)^2)
-                    dr2 = -dg * g * _CS - gl * w * 2.0 * u * lt * _CL
+                    dr2 = -dg * g * cs - gl * w * 2.0 * u * lt * _CL
                     acc_x -= 2.0 * dr2 * dx
                     acc_y -= 2.0 * dr2 * dy
             slots[slot, k, 0] = acc_x

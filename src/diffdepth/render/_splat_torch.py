@@ -14,12 +14,10 @@ from diffdepth.render.constants import (
     LAM_EXPONENT_CUTOFF,
     LAM_ORDER,
     SIGMA_LAM,
-    SIGMA_S,
     WINDOW_RADIUS,
 )
 
 _R = WINDOW_RADIUS
-_CS = 1.0 / (2.0 * SIGMA_S * SIGMA_S)
 _CL = 1.0 / (2.0 * SIGMA_LAM * SIGMA_LAM)
 
 
@@ -37,6 +35,7 @@ def splat_torch(
     order: Tensor,  # [N] int64, point indices front to back
     height: int,
     width: int,
+    sigma_s: float,
 ) -> tuple[Tensor, Tensor]:
     """Splat with autograd through plain torch ops; returns S, lam ``[H, W]``."""
     device, dtype = xy.device, xy.dtype
@@ -57,7 +56,7 @@ def splat_torch(
     dx = px.to(dtype) - xs[rank, 0]
     dy = py.to(dtype) - xs[rank, 1]
     r2 = dx * dx + dy * dy
-    g = torch.exp(-r2 * _CS)
+    g = torch.exp(-r2 / (2.0 * sigma_s * sigma_s))
     lam_exponent = (r2 * _CL) ** LAM_ORDER
     lam0 = torch.where(lam_exponent < LAM_EXPONENT_CUTOFF, torch.exp(-lam_exponent), 0.0)
 

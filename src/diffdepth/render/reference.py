@@ -18,6 +18,7 @@ def splat_reference(
     weight: Tensor,  # [N]
     depth: Tensor,  # [N], smaller = nearer
     shape: tuple[int, int],  # (H, W)
+    sigma_s: float = SIGMA_S,
 ) -> tuple[Tensor, Tensor]:
     """S, lam ``[H, W]`` by the definition: T_i = cumulative product of (1 - a_j), nearest first."""
     height, width = int(shape[0]), int(shape[1])
@@ -41,7 +42,7 @@ def splat_reference(
     )  # [N, H*W]
     r2 = (qx - xy[:, 0:1]) ** 2 + (qy - xy[:, 1:2]) ** 2  # [N, H*W]
     zero = torch.zeros((), dtype=xy.dtype, device=xy.device)
-    g = torch.where(covers, torch.exp(-r2 / (2 * SIGMA_S**2)), zero)
+    g = torch.where(covers, torch.exp(-r2 / (2 * sigma_s**2)), zero)
     a = 1 - torch.exp(-KAPPA * g)  # 0 where the window does not cover the pixel
     lam_i = torch.where(
         covers, weight[:, None] * torch.exp(-((r2 / (2 * SIGMA_LAM**2)) ** LAM_ORDER)), zero

@@ -26,6 +26,7 @@ from torch.autograd.function import once_differentiable
 
 from diffdepth.render import _splat_numba
 from diffdepth.render._splat_torch import splat_torch
+from diffdepth.render.constants import SIGMA_S
 
 Backend = Literal["auto", "numba", "torch"]
 
@@ -38,14 +39,15 @@ def splat(
     shape: tuple[int, int],  # (H, W)
     *,
     backend: Backend = "auto",
+    sigma_s: float = SIGMA_S,
 ) -> tuple[Tensor, Tensor]:
     """Splat points into a label image S and a data-weight image lam, both ``[H, W]``.
 
     Each point covers the 7x7 window around its nearest pixel with footprint
-    g = exp(-r^2 / (2 SIGMA_S^2)), opacity a = 1 - exp(-KAPPA g) and weight
-    lam_i = w exp(-(r^2 / (2 SIGMA_LAM^2))^2). Per pixel the points are composited front to back
-    (ties in depth: lower index first): S = sum d_i a_i T_i, lam = sum lam_i T_i with
-    T_i = prod over nearer points of (1 - a_j).
+    g = exp(-r^2 / (2 sigma_s^2)) (``sigma_s``: SPEC's SIGMA_S unless given), opacity
+    a = 1 - exp(-KAPPA g) and weight lam_i = w exp(-(r^2 / (2 SIGMA_LAM^2))^2). Per pixel the
+    points are composited front to back (ties in depth: lower index first):
+    S = sum d_i a_i T_i, lam = sum lam_i T_i with T_i = prod over nearer points of (1 - a_j).
 
     Differentiable with respect to ``xy``, ``value`` and ``weight``; ``depth`` only sets the
     order and gets no gradient. The result has the promoted floating dtype of ``xy``, ``value``
@@ -55,6 +57,9 @@ def splat(
     backend that cannot run on the inputs' device.
     """
     height, width = _check_inputs(xy, value, weight, depth, shape)
+    if not 0.3 <= float(sigma_s) <= 3.0:
+        raise ValueError(f"sigma_s must be from 0.3 to 3 px (the 7x7 window), got {sigma_s}")
+    sigma_s = float(sigma_s)
     dtype = torch.promote_types(torch.promote_types(xy.dtype, value.dtype), weight.dtype)
     xy, value, weight = xy.to(dtype), value.to(dtype), weight.to(dtype)
     if backend == "auto":
@@ -72,31 +77,41 @@ def splat(
 
     if backend == "torch":
         order = torch.argsort(depth.detach(), stable=True)  # [N] front to back, ties by index
-        return splat_torch(xy, value, weight, order, height, width)
+        return splat_torch(xy, value, weight, order, height, width, sigma_s)
     if dtype not in (torch.float32, torch.float64):  # half precision: kernels run in float32
-        S, lam = splat(xy.float(), value.float(), weight.float(), depth, shape, backend="numba")
+        S, lam = splat(
+            xy.float(),
+            value.float(),
+            weight.float(),
+            depth,
+            shape,
+            backend="numba",
+            sigma_s=sigma_s,
+        )
         return S.to(dtype), lam.to(dtype)
     # numpy and numba from here on: no torch thread-pool work between the kernels
     depth = depth.detach()
     if depth.dtype in (torch.float16, torch.bfloat16):
         depth = depth.float()
     order = np.argsort(depth.numpy(), kind="stable")  # [N] front to back, ties by index
-    return _SplatNumba.apply(xy, value, weight, order, height, width)
+    return _SplatNumba.apply(xy, value, weight, order, height, width, sigma_s)
 
 
 class _SplatNumba(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xy, value, weight, order, height, width):
+    def forward(ctx, xy, value, weight, order, height, width, sigma_s):
         # packed rows (x, y, value, weight), float64, front to back: [N, 4]
         pts = _splat_numba.pack_points(
             xy.detach().numpy(), value.detach().numpy(), weight.detach().numpy(), order
         )
         bands = _splat_numba.n_bands(height)
         # fwd [H*W, 3]: S, lam, T per pixel; frag [N*49]: exp(-KAPPA g) per fragment
-        fwd, frag = _splat_numba.splat_forward(pts, height, width, bands)
+        cs = 1.0 / (2.0 * sigma_s * sigma_s)
+        fwd, frag = _splat_numba.splat_forward(pts, height, width, bands, cs)
         # numpy arrays made here and used only by backward
         ctx.arrays = (pts, order, fwd, frag)
         ctx.shape = (height, width)
+        ctx.cs = cs
         S = torch.empty((height, width), dtype=xy.dtype)
         lam = torch.empty((height, width), dtype=xy.dtype)
         _splat_numba.unpack_images(fwd, S.numpy(), lam.numpy())
@@ -111,7 +126,7 @@ class _SplatNumba(torch.autograd.Function):
         gs, gl = _splat_numba.flatten_grads(grad_s.numpy(), grad_lam.numpy())  # [H*W] each
         bands = _splat_numba.n_bands(height)
         g_sorted = _splat_numba.splat_backward(
-            pts, fwd, frag, gs, gl, height, width, bands
+            pts, fwd, frag, gs, gl, height, width, bands, ctx.cs
         )  # [N, 4] front to back
         n = pts.shape[0]
         grad_xy = torch.empty((n, 2), dtype=dtype)
@@ -128,6 +143,7 @@ class _SplatNumba(torch.autograd.Function):
             None,  # order: numpy integer indices
             None,  # height: int
             None,  # width: int
+            None,  # sigma_s: float
         )
 
 
