@@ -186,6 +186,9 @@ class ModelConfig(Config):
     ``ModelConfig()`` is the SPEC's (occlusion order by label, Q from Sobel alone)."""
 
     q_scale: float = 6.0  # Q initialised to q_scale * |Sobel(grey reference)|
+    # ... or of the colour reference (the largest |Sobel| of one channel): edges between
+    # colours of one grey level stop the diffusion too
+    q_colour: bool = False
     # occlusion order: "depth" (by the label, SPEC) or "robust" (by the median label of the
     # order_neighbours nearest points; see `diffdepth.optimize`)
     order: Literal["depth", "robust"] = "depth"
@@ -391,7 +394,12 @@ class LightFieldConfig(Config):
     edge_refine: bool = True
     epi: EPIConfig | None = None  # points stage; None: EPIConfig.for_grid(rows, cols)
     sweep: SweepConfig = field(default_factory=SweepConfig)  # densify stage
-    model: ModelConfig = field(default_factory=ModelConfig.light_field)  # model stage
+    # model stage: the light field's model with a narrower splat footprint (sigma_s 0.8 px)
+    # and Q from the colour reference; both chosen on the accuracy suite's average
+    # (benchmarks/results/suite.md), not measured on multi-view runs
+    model: ModelConfig = field(
+        default_factory=lambda: ModelConfig.light_field().replace(sigma_s=0.8, q_colour=True)
+    )
     optim: OptimConfig = field(default_factory=OptimConfig.light_field)  # optimise stage
     loss: LossConfig = field(default_factory=LossConfig.light_field)  # optimise stage
     median: MedianConfig = field(default_factory=MedianConfig)  # post-filter stage

@@ -26,8 +26,9 @@ def grey(image: np.ndarray) -> np.ndarray:
     return image.mean(axis=2) if image.ndim == 3 else image
 
 
-def sobel_magnitude(image):
-    """|Sobel| of the grey level (the mean over the channels): the 3x3 Sobel kernels
+def sobel_magnitude(image, colour: bool = False):
+    """|Sobel| of the grey level (the mean over the channels; with ``colour``, the largest
+    |Sobel| of any one channel, which sees edges between colours of one grey): the 3x3 Sobel kernels
     (derivative (-1, 0, 1), smoothing (1, 2, 1): sum |k| = 8) with the border pixel repeated,
     and the magnitude sqrt(d/dx^2 + d/dy^2).
 
@@ -36,6 +37,10 @@ def sobel_magnitude(image):
     two backends agree to rounding; each result is reproducible, which the noisy-points
     protocol (numpy) and the initial smoothness Q (torch, float32) rely on.
     """
+    if colour and image.ndim == 3:
+        if isinstance(image, torch.Tensor):
+            return torch.stack([sobel_magnitude(c) for c in image]).amax(0)
+        return np.max([sobel_magnitude(image[..., c]) for c in range(image.shape[2])], axis=0)
     if isinstance(image, torch.Tensor):
         g = image.mean(0) if image.dim() == 3 else image
         kx = torch.tensor(

@@ -44,12 +44,13 @@ from diffdepth.render import SIGMA_S, splat
 ORDERS = ("depth", "robust")
 
 
-def initial_q(image: np.ndarray, q_scale: float) -> torch.Tensor:
-    """Q = q_scale * |Sobel(grey image)|, border pixels set to max(Q) (SPEC section 2).
+def initial_q(image: np.ndarray, q_scale: float, colour: bool = False) -> torch.Tensor:
+    """Q = q_scale * |Sobel(grey image)|, border pixels set to max(Q) (SPEC section 2); with
+    ``colour`` the largest |Sobel| of one channel (`diffdepth.image.sobel_magnitude`).
 
     image: numpy [H, W, C] -> float32 [H, W] (on the CPU; the Sobel of the float32 image)."""
     img = torch.from_numpy(np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1))).float()
-    q = q_scale * sobel_magnitude(img)
+    q = q_scale * sobel_magnitude(img, colour)
     if min(q.shape) > 2:
         qmax = q.max()
         q[0, :] = qmax

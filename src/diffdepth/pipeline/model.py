@@ -63,7 +63,7 @@ def validate_points(
 def plain_model(model: ModelConfig) -> ModelConfig:
     """The model of the plain diffusion as the SPEC defines it: occlusion order by label, Q
     from Sobel alone (no occlusion cuts), SPEC's splat footprint."""
-    return model.replace(order="depth", cut_radius=0.0, sigma_s=SIGMA_S)
+    return model.replace(order="depth", cut_radius=0.0, sigma_s=SIGMA_S, q_colour=False)
 
 
 def build_model(
@@ -72,7 +72,7 @@ def build_model(
     """The diffusion model at its initial state: R = 0 (or -log confidence with
     ``config.confidence_weights``), Q from Sobel (plus the occlusion cuts of the points when
     ``config.cut_radius`` > 0), the occlusion order of ``config.order``."""
-    Q = initial_q(image, config.q_scale).to(device)
+    Q = initial_q(image, config.q_scale, config.q_colour).to(device)
     if config.cut_radius > 0:
         cut = occlusion_cuts(
             points.xy, points.value, tuple(Q.shape), config.cut_radius, config.cut_jump
