@@ -81,3 +81,21 @@ def test_sampler_inside_rule_and_linear_ramps():
     assert torch.allclose(out[:, 2], xc + 2 * y)
     # inside: within the grid of pixel centres, 0 <= x <= W - 1 and 0 <= y <= H - 1
     assert inside.tolist() == [True, True, True, True, False, False, False]
+
+
+def test_colour_sobel_sees_edges_between_colours_of_one_grey():
+    import numpy as np
+    import torch
+
+    from diffdepth.image import sobel_magnitude
+
+    img = np.zeros((8, 10, 3))
+    img[:, :5] = (0.6, 0.3, 0.3)  # grey 0.4
+    img[:, 5:] = (0.3, 0.3, 0.6)  # grey 0.4
+    assert sobel_magnitude(img).max() < 1e-12
+    edge = sobel_magnitude(img, colour=True)
+    assert edge[:, 4:6].min() > 0.5 and edge[:, :3].max() < 1e-12
+    t = torch.from_numpy(img.transpose(2, 0, 1).copy())
+    torch.testing.assert_close(sobel_magnitude(t, colour=True), torch.from_numpy(edge))
+    grey = np.repeat(np.random.default_rng(0).random((8, 10, 1)), 3, axis=2)
+    np.testing.assert_allclose(sobel_magnitude(grey, colour=True), sobel_magnitude(grey))
