@@ -85,8 +85,9 @@ def test_lightfield_report_shows_the_maps_on_one_scale_and_the_metrics(lightfiel
         "loss",
     ):
         assert caption in html, caption
-    # one colour bar for the five maps, one for both signed errors
-    assert html.count('class="cbar"') == 2
+    # one colour bar for the five maps, one for both signed errors, one for the confidence
+    assert html.count('class="cbar"') == 3
+    assert "confidence" in html
     assert html.count(">disparity (px per view step)</div>") == 1
     # the metrics table holds metrics.json's figures, the plain diffusion's beside them
     metrics = json.loads((lightfield_result / "metrics.json").read_text())
