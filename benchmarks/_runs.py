@@ -37,13 +37,15 @@ def run_cli(args: list[str], log: Path | None = None) -> dict:
     return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}
 
 
-def score(est: Path, gt: Path, *extra: str) -> dict:
+def score(est: Path, gt: Path, *extra: str, holes: bool = False) -> dict:
     """Metrics of ``est`` from the shared reference scorer.
 
     diffdepth's maps are finite, and on finite maps the reference scorer and diffdepth's own
     (`diffdepth score`, metrics.json) agree. They differ on non-finite pixels (the reference
     counts them with the largest finite error of the map, diffdepth with a fixed 100 px):
-    a map with one is refused here instead of scored by a rule it could fool."""
+    a map with one is refused here instead of scored by a rule it could fool, unless ``holes``:
+    a baseline that leaves pixels without an estimate (raw SGBM), scored by the reference rule
+    and reported as such."""
     res = subprocess.run(
         [sys.executable, str(SCORER), str(est), str(gt), "--json", *extra],
         capture_output=True,
@@ -51,7 +53,7 @@ def score(est: Path, gt: Path, *extra: str) -> dict:
         check=True,
     )
     metrics = json.loads(res.stdout)
-    if metrics.get("nonfinite_estimates"):
+    if metrics.get("nonfinite_estimates") and not holes:
         raise RuntimeError(
             f"{est}: {metrics['nonfinite_estimates']} non-finite pixels; the reference scorer's "
             "rule for them differs from diffdepth's (see diffdepth.metrics.disparity)"
