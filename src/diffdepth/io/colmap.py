@@ -57,9 +57,9 @@ import numpy as np
 import torch
 
 from diffdepth.image import sample_bilinear
+from diffdepth.io.cameras import check_unit_quaternion, resolve_image_path
 from diffdepth.io.errors import InputError
 from diffdepth.io.images import is_file, read_image
-from diffdepth.io.mvs import check_unit_quaternion, resolve_image_path
 from diffdepth.types import MultiViewScene
 
 
