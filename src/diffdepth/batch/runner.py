@@ -120,7 +120,9 @@ def _locked(out: Path):
 
 
 def _clear_leftovers(out: Path, log) -> None:
-    """Remove staging folders of tasks an earlier, killed run left unfinished."""
+    """Remove staging folders of tasks an earlier, killed run left unfinished.  Run before the
+    tasks and again after them: the Ray workers of a killed run outlive it for a moment and can
+    stage a task while this run starts."""
     n = 0
     for sub in ("staging", "trash"):
         folder = out / STATE / sub
@@ -412,6 +414,7 @@ def run_batch(
             log,
             warn or log,
         )
+        _clear_leftovers(out, log)  # every task of this run is finished: nothing of ours is left
     return summary
 
 
