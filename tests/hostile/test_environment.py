@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import diffdepth.memory
+import diffdepth.io.memory
 from diffdepth.cli import main
 from diffdepth.io.manifest import verify_manifest
 
@@ -22,7 +22,8 @@ GIB = 1 << 30
 
 
 def _tight(monkeypatch, nbytes):
-    monkeypatch.setattr(diffdepth.memory, "available_memory", lambda: (nbytes, "available memory"))
+    budget = (nbytes, "available memory")
+    monkeypatch.setattr(diffdepth.io.memory, "available_memory", lambda: budget)
 
 
 # ---- memory --------------------------------------------------------------------------------------
@@ -78,7 +79,7 @@ def test_many_points_under_a_memory_limit(corpus, hostile, capsys, monkeypatch):
 def test_available_memory_honours_a_process_limit():
     """ulimit -v (RLIMIT_AS) in a child: the limit, less what the process uses, is reported."""
     code = (
-        "import resource, diffdepth.memory as m\n"
+        "import resource, diffdepth.io.memory as m\n"
         "used = m._proc_status('VmSize')\n"
         "resource.setrlimit(resource.RLIMIT_AS, (used + (1 << 30), resource.RLIM_INFINITY))\n"
         "n, source = m.available_memory()\n"
@@ -99,7 +100,7 @@ def test_a_real_memory_limit_refuses_a_million_points(corpus, tmp_path, million_
     pts = million_points
     scene, out = corpus.hci(), tmp_path / "out"
     code = (
-        "import resource, sys, diffdepth.memory as m\n"
+        "import resource, sys, diffdepth.io.memory as m\n"
         "used = m._proc_status('VmSize')\n"
         "resource.setrlimit(resource.RLIMIT_AS, (used + (3 << 30), resource.RLIM_INFINITY))\n"
         "from diffdepth.cli import main\n"

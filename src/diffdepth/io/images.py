@@ -123,7 +123,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 def _read_npy(path: Path) -> np.ndarray:
     """A numeric .npy array; its header is checked against the file's size and the memory
     available before anything is allocated (no pickles)."""
-    from diffdepth.memory import check_memory
+    from diffdepth.io.memory import check_memory
 
     if not is_file(path):
         raise InputError(

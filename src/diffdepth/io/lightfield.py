@@ -392,9 +392,9 @@ def read_lightfield(
     layout:          the folder's `scan_lightfield` when already made (else it is made here)
 
     Every malformed input raises InputError naming the offending file; so does a light field
-    whose views would not fit into the memory available (`diffdepth.memory`).
+    whose views would not fit into the memory available (`diffdepth.io.memory`).
     """
-    from diffdepth.memory import check_memory
+    from diffdepth.io.memory import check_memory
 
     if not math.isfinite(gt_scale) or gt_scale == 0:
         raise InputError(f"gt_scale must be a finite, non-zero number, not {gt_scale}")

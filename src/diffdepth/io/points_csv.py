@@ -39,7 +39,7 @@ def read_points_csv(path: str | os.PathLike) -> PointSet:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read points file as UTF-8 text ({exc})") from exc
 
-    from diffdepth.memory import check_memory
+    from diffdepth.io.memory import check_memory
 
     # parsing keeps every field as a Python float and string for a moment: ~30 bytes per byte
     check_memory(30 * len(text), f"{path}: reading {len(text)} bytes of points", "fewer points")

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from diffdepth.io.errors import InputError, parameter
-from diffdepth.memory import check_memory
+from diffdepth.io.memory import check_memory
 
 #: views smaller than this (px, either side) are refused: the EPI filters and the solver's
 #: grid hierarchy need a few pixels

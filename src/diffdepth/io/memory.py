@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from diffdepth.io.errors import InputError
 from diffdepth.threads import _cgroup_paths, _walk_up
 
 GIB = float(1 << 30)
@@ -136,8 +137,6 @@ def check_memory(need: float, what: str, advice: str) -> None:
     still take: one line naming ``what`` needs it, how much there is, and ``advice`` (how to
     need less). Does nothing where the memory available cannot be found out, or when
     ``DIFFDEPTH_NO_MEMORY_CHECK=1``."""
-    from diffdepth.io.errors import InputError  # io imports this module: not at the top
-
     if os.environ.get("DIFFDEPTH_NO_MEMORY_CHECK", "") == "1":
         return
     have, source = available_memory()
