@@ -178,6 +178,7 @@ class DiffusionModel(torch.nn.Module):
            splat and kept until `refresh_order` (the optimiser refreshes it at every phase,
            so that within a phase S changes smoothly and the warm starts stay close).
     sigma_s: the splat's opacity footprint (px; SPEC's SIGMA_S by default).
+    tol, adjoint_tol, maxiter: of the solver (`DiffusionSolver`); adjoint_tol None: tol.
     """
 
     def __init__(
@@ -191,6 +192,7 @@ class DiffusionModel(torch.nn.Module):
         order: str = "depth",
         neighbours: int = 4,
         sigma_s: float = SIGMA_S,
+        adjoint_tol: float | None = None,
     ) -> None:
         super().__init__()
         if order not in ORDERS:
@@ -201,7 +203,7 @@ class DiffusionModel(torch.nn.Module):
         R0 = torch.zeros_like(self.value) if R is None else R.detach().clone()
         self.R = torch.nn.Parameter(R0)
         self.Q = torch.nn.Parameter(Q.detach().clone())
-        self.solver = DiffusionSolver(tol=tol, maxiter=maxiter)
+        self.solver = DiffusionSolver(tol=tol, maxiter=maxiter, adjoint_tol=adjoint_tol)
         self.order = order
         self.n_neighbours = int(neighbours)
         self.sigma_s = float(sigma_s)

@@ -88,6 +88,7 @@ def build_model(
         Q,
         R,
         tol=config.tol,
+        adjoint_tol=config.adjoint_tol,
         maxiter=config.maxiter,
         order=config.order,
         neighbours=config.order_neighbours,
