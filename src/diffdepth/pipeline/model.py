@@ -89,6 +89,7 @@ def build_model(
         R,
         tol=config.tol,
         adjoint_tol=config.adjoint_tol,
+        optimise_tol=config.optimise_tol,
         maxiter=config.maxiter,
         order=config.order,
         neighbours=config.order_neighbours,
