@@ -227,9 +227,9 @@ class ModelConfig(Config):
     def light_field(cls) -> ModelConfig:
         """The robust occlusion order and occlusion cuts (pairs within 10 px differing by
         more than 1 px per view step): see `diffdepth.optimize`.  Inside the optimisation
-        the forward solves stop at 1e-5 and the adjoint solves at 1e-3 (2-3 V-cycle
-        iterations each instead of 4-5 and 7-11; the map is off by < 0.004 px and the
-        gradients by about 1 % from exact solves': benchmarks/results/solve_tol.json); the map
+        the forward solves stop at 1e-5 and the adjoint solves at 1e-3 (median 3 and 2
+        V-cycle iterations instead of 4 and 7 on antinous; the map within 0.004 px and the
+        gradients within 1.5 % of exact solves': benchmarks/results/solve_tol.json); the map
         it ends with is solved to ``tol``."""
         return cls(
             order="robust", cut_radius=10.0, cut_jump=1.0, adjoint_tol=1e-3, optimise_tol=1e-5
