@@ -4,9 +4,10 @@
 ../shared/data is present (else the synthetic light field at 512x512), crosshair views, the
 distances rgb, vgg_warp (the views' VGG features computed once and warped; the one-off cost is
 ``loss_setup_s``) and vgg (VGG on the warped views each iteration), with the light-field
-presets of a default run (robust occlusion order, occlusion cuts, depth-edge mask, anchors; a
-value phase). Warm-up (which also warm-starts the solver),
-then the median of ``repeats`` iterations, with a breakdown of the parts.
+model of a default run (`LightFieldConfig().model`: robust occlusion order, occlusion cuts,
+adjoint tolerance) and its loss (depth-edge mask, anchors; a value phase). Warm-up (which
+also warm-starts the solver), then the median of ``repeats`` iterations, with a breakdown
+of the parts.
 
     python -m benchmarks.bench_iteration [repeats] [--vgg-repeats N]
 """
@@ -22,7 +23,7 @@ import torch
 
 from benchmarks._machine import add_provenance_flag, emit_json, machine_info, provenance
 from benchmarks._runs import SHARED
-from diffdepth.config import ModelConfig
+from diffdepth.config import LightFieldConfig
 from diffdepth.io import read_lightfield
 from diffdepth.losses import LightFieldLoss, LossConfig
 from diffdepth.optimize import OptimConfig, anchor_penalty
@@ -50,7 +51,7 @@ def bench_iteration(distance: str, repeats: int, lf=None, device: str = "cpu") -
     loss_fn = LightFieldLoss.from_problem(problem, LossConfig.light_field(distance=distance), dev)
     loss_setup = time.perf_counter() - t_setup  # vgg: the reference's features; vgg_warp: all
     config = OptimConfig.light_field()
-    model = build_model(lf.ref_view, pts, ModelConfig.light_field(), dev)
+    model = build_model(lf.ref_view, pts, LightFieldConfig().model, dev)
     value0, xy0 = model.value.detach().clone(), model.xy.detach().clone()
     opt = torch.optim.Adam([model.value], lr=config.learning_rate("value", 0))
     parts = {"splat": [], "solve": [], "loss": [], "backward": [], "step": [], "total": []}
@@ -77,10 +78,11 @@ def bench_iteration(distance: str, repeats: int, lf=None, device: str = "cpu") -
                 parts[key].append(b - a)
             parts["total"].append(t[-1] - t[0])
 
-    for _ in range(3):
-        one(False)
-    for _ in range(repeats):
-        one(True)
+    with model.optimising():  # the solver's tolerances inside the optimisation
+        for _ in range(3):
+            one(False)
+        for _ in range(repeats):
+            one(True)
     med = {f"{k}_s": statistics.median(v) for k, v in parts.items()}
     return {
         "distance": distance,

@@ -57,6 +57,8 @@ def test_absent_keys_keep_their_defaults():
         ({"optim": {"phases": ["Q", "depth"]}}, r"optim\.phases\[1\]: expected one of"),
         ({"epi": {"tile": "big"}}, r"epi\.tile: expected an integer"),
         ({"model": 3}, r"model: expected a mapping"),
+        ({"model": {"adjoint_tol": 0}}, r"ModelConfig\.adjoint_tol must be in \(0, 1\) or null"),
+        ({"model": {"adjoint_tol": "loose"}}, r"model\.adjoint_tol: expected a number"),
     ],
 )
 def test_bad_keys_and_values_are_named(data, message):

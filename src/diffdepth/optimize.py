@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -178,6 +179,9 @@ class DiffusionModel(torch.nn.Module):
            splat and kept until `refresh_order` (the optimiser refreshes it at every phase,
            so that within a phase S changes smoothly and the warm starts stay close).
     sigma_s: the splat's opacity footprint (px; SPEC's SIGMA_S by default).
+    tol, adjoint_tol, maxiter: of the solver (`DiffusionSolver`); adjoint_tol None: tol.
+    optimise_tol: the forward solves' tolerance while `optimize` runs (`optimising`; None:
+           tol); outside it every solve reaches tol.
     """
 
     def __init__(
@@ -191,6 +195,8 @@ class DiffusionModel(torch.nn.Module):
         order: str = "depth",
         neighbours: int = 4,
         sigma_s: float = SIGMA_S,
+        adjoint_tol: float | None = None,
+        optimise_tol: float | None = None,
     ) -> None:
         super().__init__()
         if order not in ORDERS:
@@ -201,7 +207,11 @@ class DiffusionModel(torch.nn.Module):
         R0 = torch.zeros_like(self.value) if R is None else R.detach().clone()
         self.R = torch.nn.Parameter(R0)
         self.Q = torch.nn.Parameter(Q.detach().clone())
-        self.solver = DiffusionSolver(tol=tol, maxiter=maxiter)
+        self.solver = DiffusionSolver(tol=tol, maxiter=maxiter, adjoint_tol=adjoint_tol)
+        self.tol = float(tol)
+        self.optimise_tol = float(tol) if optimise_tol is None else float(optimise_tol)
+        if not 0 < self.optimise_tol < 1:
+            raise ValueError(f"optimise_tol must be in (0, 1), not {optimise_tol!r}")
         self.order = order
         self.n_neighbours = int(neighbours)
         self.sigma_s = float(sigma_s)
@@ -212,6 +222,15 @@ class DiffusionModel(torch.nn.Module):
             _neighbours(self.xy, self.n_neighbours) if self.order == "robust" else None
         )
         self._key = None
+
+    @contextmanager
+    def optimising(self):
+        """Within: forward solves to ``optimise_tol``; after: to ``tol`` again."""
+        self.solver.tol = self.optimise_tol
+        try:
+            yield self
+        finally:
+            self.solver.tol = self.tol
 
     def refresh_order(self) -> None:
         """Recompute the robust occlusion order from the current labels on the next splat."""
@@ -291,42 +310,45 @@ def optimize(
     bar = tqdm(total=total, disable=not progress, unit="it", dynamic_ncols=True, leave=True)
     densified = False
     try:
-        for p, group, n in phases:
-            model.refresh_order()
-            param = model.group(group)
-            opt = torch.optim.Adam([param], lr=config.learning_rate(group, p))
-            for _ in range(n):
-                opt.zero_grad(set_to_none=True)
-                D = model()
-                loss, parts, _ = loss_fn(D)
-                if config.prior_value > 0 or config.prior_xy > 0:
-                    prior = anchor_penalty(model, value0, xy0, config)
-                    parts = {**parts, "prior": float(prior.detach())}
-                    loss = loss + prior
-                loss.backward()
-                opt.step()
-                if group == "xy":
-                    _clamp_positions(model, xy0, config.max_xy_step)
-                value = float(loss.detach())
-                if not math.isfinite(value):
-                    raise FloatingPointError(f"the loss became {value} in pass {p}, group {group}")
-                hist.loss.append(value)
-                hist.parts.append(parts)
-                hist.group.append(group)
-                hist.pass_index.append(p)
-                hist.solver_iters.append(model.solver.last_info.forward_iterations)
-                bar.set_postfix_str(f"pass {p + 1}/{config.passes} {group:>5} loss {value:.5f}")
-                bar.update(1)
-                if callback is not None:
-                    callback(len(hist.loss), group, p, value)
-            if config.densify_after_first_q and densify is not None and not densified:
-                if group == "Q":
-                    with torch.no_grad():
-                        new_xy, new_value = densify(model())
-                    model.add_points(new_xy, new_value)
-                    xy0 = torch.cat([xy0, new_xy.to(xy0)])
-                    value0 = torch.cat([value0, new_value.to(value0)])
-                    densified = True
+        with model.optimising():
+            for p, group, n in phases:
+                model.refresh_order()
+                param = model.group(group)
+                opt = torch.optim.Adam([param], lr=config.learning_rate(group, p))
+                for _ in range(n):
+                    opt.zero_grad(set_to_none=True)
+                    D = model()
+                    loss, parts, _ = loss_fn(D)
+                    if config.prior_value > 0 or config.prior_xy > 0:
+                        prior = anchor_penalty(model, value0, xy0, config)
+                        parts = {**parts, "prior": float(prior.detach())}
+                        loss = loss + prior
+                    loss.backward()
+                    opt.step()
+                    if group == "xy":
+                        _clamp_positions(model, xy0, config.max_xy_step)
+                    value = float(loss.detach())
+                    if not math.isfinite(value):
+                        raise FloatingPointError(
+                            f"the loss became {value} in pass {p}, group {group}"
+                        )
+                    hist.loss.append(value)
+                    hist.parts.append(parts)
+                    hist.group.append(group)
+                    hist.pass_index.append(p)
+                    hist.solver_iters.append(model.solver.last_info.forward_iterations)
+                    bar.set_postfix_str(f"pass {p + 1}/{config.passes} {group:>5} loss {value:.5f}")
+                    bar.update(1)
+                    if callback is not None:
+                        callback(len(hist.loss), group, p, value)
+                if config.densify_after_first_q and densify is not None and not densified:
+                    if group == "Q":
+                        with torch.no_grad():
+                            new_xy, new_value = densify(model())
+                        model.add_points(new_xy, new_value)
+                        xy0 = torch.cat([xy0, new_xy.to(xy0)])
+                        value0 = torch.cat([value0, new_value.to(value0)])
+                        densified = True
     finally:
         bar.close()
     return hist

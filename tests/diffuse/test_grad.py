@@ -122,3 +122,41 @@ def test_solver_warm_starts_forward_and_adjoint(cut_problem):
         assert torch.allclose(x.grad, y.grad, rtol=1e-4, atol=1e-5 * y.grad.abs().max())
     solver.reset()
     assert solver.last_solution is None and solver.last_adjoint is None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adjoint_tol_loosens_only_the_adjoint(backend, cut_problem):
+    S, lam, theta = cut_problem((100, 90), seed=8, theta_cut=1e-4)
+    g = torch.randn(100, 90, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    exact, loose = leaves((S, lam, theta)), leaves((S, lam, theta))
+    tight_info, loose_info = SolveInfo(), SolveInfo()
+    D_exact = diffuse(*exact, tol=1e-9, info=tight_info, backend=backend)
+    D_exact.backward(g)
+    D_loose = diffuse(*loose, tol=1e-9, adjoint_tol=1e-3, info=loose_info, backend=backend)
+    D_loose.backward(g)
+    # the forward map is untouched: same tolerance, same solve
+    assert torch.equal(D_exact, D_loose)
+    assert loose_info.forward_iterations == tight_info.forward_iterations
+    assert loose_info.adjoint_tol == 1e-3 and tight_info.adjoint_tol == 1e-9
+    assert 1e-9 < loose_info.adjoint_residual <= 1e-3
+    assert loose_info.adjoint_iterations < tight_info.adjoint_iterations
+    # ... and the gradients stay close to the exact ones (in the norm of each input's gradient)
+    for x, y in zip(loose, exact):
+        assert (x.grad - y.grad).norm() <= 0.05 * y.grad.norm()
+
+
+def test_solver_passes_adjoint_tol(cut_problem):
+    S, lam, theta = cut_problem((60, 50), seed=3, theta_cut=1e-4)
+    solver = DiffusionSolver(tol=1e-9, adjoint_tol=1e-2)
+    solver(*leaves((S, lam, theta))).square().sum().backward()
+    info = solver.last_info
+    assert info.forward_residual <= 1e-9 and info.adjoint_tol == 1e-2
+    assert 1e-9 < info.adjoint_residual <= 1e-2
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -1e-3, float("nan")])
+def test_adjoint_tol_rejected(bad, random_problem):
+    with pytest.raises(ValueError, match="adjoint_tol"):
+        diffuse(*random_problem((4, 5), seed=0), adjoint_tol=bad)
+    with pytest.raises(ValueError, match="adjoint_tol"):
+        DiffusionSolver(adjoint_tol=bad)

@@ -197,3 +197,36 @@ def test_light_field_presets_and_checks():
         DiffusionModel(torch.zeros(1, 2), torch.zeros(1), torch.zeros(4, 4), order="random")
     with pytest.raises(ValueError, match="prior_xy"):
         OptimConfig(prior_xy=-1.0)
+
+
+def test_optimise_tol_holds_inside_optimize_only():
+    model, loss_fn, _ = _problem(40, 56)
+    model = DiffusionModel(model.xy, model.value, model.Q, tol=1e-9, optimise_tol=1e-3)
+    seen = []
+
+    def check(iteration, group, pass_index, loss):
+        info = model.solver.last_info
+        seen.append((info.tol, info.forward_residual))
+
+    optimize(model, loss_fn, OptimConfig(passes=1, iters_per_phase=2), False, callback=check)
+    assert seen and all(tol == 1e-3 and res <= 1e-3 for tol, res in seen)
+    # the map after the optimisation is solved to tol again, though warm-started
+    with torch.no_grad():
+        model()
+    info = model.solver.last_info
+    assert info.tol == 1e-9 and info.forward_warm and info.forward_residual <= 1e-9
+    assert model.solver.tol == 1e-9
+
+
+def test_optimise_tol_restored_when_the_loss_fails():
+    model, _, _ = _problem()
+    model = DiffusionModel(model.xy, model.value, model.Q, tol=1e-8, optimise_tol=1e-4)
+
+    def bad_loss(D):
+        return D.sum() * float("nan"), {}, None
+
+    with pytest.raises(FloatingPointError):
+        optimize(model, bad_loss, OptimConfig(passes=1, iters_per_phase=1), progress=False)
+    assert model.solver.tol == 1e-8
+    with pytest.raises(ValueError, match="optimise_tol"):
+        DiffusionModel(model.xy, model.value, model.Q, optimise_tol=0.0)

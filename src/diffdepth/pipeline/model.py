@@ -62,8 +62,15 @@ def validate_points(
 
 def plain_model(model: ModelConfig) -> ModelConfig:
     """The model of the plain diffusion as the SPEC defines it: occlusion order by label, Q
-    from Sobel alone (no occlusion cuts), SPEC's splat footprint."""
-    return model.replace(order="depth", cut_radius=0.0, sigma_s=SIGMA_S, q_colour=False)
+    from Sobel alone (no occlusion cuts), SPEC's splat footprint, every solve to ``tol``."""
+    return model.replace(
+        order="depth",
+        cut_radius=0.0,
+        sigma_s=SIGMA_S,
+        q_colour=False,
+        optimise_tol=None,
+        adjoint_tol=None,
+    )
 
 
 def build_model(
@@ -88,6 +95,8 @@ def build_model(
         Q,
         R,
         tol=config.tol,
+        adjoint_tol=config.adjoint_tol,
+        optimise_tol=config.optimise_tol,
         maxiter=config.maxiter,
         order=config.order,
         neighbours=config.order_neighbours,
