@@ -16,6 +16,51 @@ UNSEEN = 100.0
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _view_error(ref, views, k, y, x, ix, iy, fx, fy, H, W, C, u, v, grad):  # pragma: no cover
+    """(mean_c |view_k(ix + fx, iy + fy) - ref(y, x)|, its derivative w.r.t. the disparity)
+    for a sample inside the image (fx, fy in [0, 1]); bilinear, along one axis when the other
+    weight is 0 (views on the reference row or column)."""
+    ix1 = min(ix + 1, W - 1)
+    iy1 = min(iy + 1, H - 1)
+    e = 0.0
+    s = 0.0
+    for c in range(C):
+        a = views[k, iy, ix, c]
+        if fy == 0.0:  # along x only
+            dx = views[k, iy, ix1, c] - a
+            val = a + fx * dx
+            dy = 0.0
+            if grad and v != 0.0:
+                dy = (
+                    views[k, iy1, ix, c] + fx * (views[k, iy1, ix1, c] - views[k, iy1, ix, c]) - val
+                )
+        elif fx == 0.0:  # along y only
+            dy = views[k, iy1, ix, c] - a
+            val = a + fy * dy
+            dx = 0.0
+            if grad and u != 0.0:
+                dx_top = views[k, iy, ix1, c] - a
+                dx = dx_top + fy * (views[k, iy1, ix1, c] - views[k, iy1, ix, c] - dx_top)
+        else:
+            dx_top = views[k, iy, ix1, c] - a
+            top = a + fx * dx_top
+            cc = views[k, iy1, ix, c]
+            dx_bot = views[k, iy1, ix1, c] - cc
+            dy = cc + fx * dx_bot - top
+            val = top + fy * dy
+            dx = dx_top + fy * (dx_bot - dx_top)
+        diff = val - ref[y, x, c]
+        e += abs(diff)
+        if grad:
+            g = -(dx * u) - dy * v  # d val / d disparity
+            if diff > 0:
+                s += g
+            elif diff < 0:
+                s -= g
+    return e / C, s / C
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _sample_at(x, y, d, u, v, H, W):  # pragma: no cover - compiled
     """(inside, ix, iy, fx, fy) of the sample (x - d u, y - d v): its cell and weights."""
     X = x - d * u
@@ -72,6 +117,28 @@ def subset_errors_kernel(ref, views, offs, member, D, need, out, sens):  # pragm
             x_hi[k] = min(W - 1, int(math.floor(W - 1 - X0)))
             y_lo[k] = max(0, int(math.ceil(-Y0)))
             y_hi[k] = min(H - 1, int(math.floor(H - 1 - Y0)))
+    per_view = S == K  # one subset per view, subset k = view k: the loss's per-view errors
+    for k in range(K):
+        per_view = per_view and n_of[k] == 1 and subsets_of[k, 0] == k
+    if per_view:  # view by view: each view's pixels stream through the cache once
+        for k in numba.prange(K):
+            u = offs[k, 0]
+            v = offs[k, 1]
+            for y in range(H):
+                for x in range(W):
+                    inside, ix, iy, fx, fy = _sample_at(
+                        x, y, D[0, 0] if constant else D[y, x], u, v, H, W
+                    )
+                    if not (inside and need[y, x]):
+                        out[k, y, x] = UNSEEN
+                        if grad:
+                            sens[k, y, x] = 0.0
+                        continue
+                    e, g = _view_error(ref, views, k, y, x, ix, iy, fx, fy, H, W, C, u, v, grad)
+                    out[k, y, x] = e
+                    if grad:
+                        sens[k, y, x] = g
+        return
     for y in numba.prange(H):
         acc = np.empty(S)
         cnt = np.empty(S)
@@ -100,54 +167,7 @@ def subset_errors_kernel(ref, views, offs, member, D, need, out, sens):  # pragm
                     inside, ix, iy, fx, fy = _sample_at(x, y, D[y, x], u, v, H, W)
                     if not inside:
                         continue
-                # e, g = mean_c |view_k(ix + fx, iy + fy) - ref(y, x)| and its derivative
-                # w.r.t. the disparity; bilinear, along one axis when the other weight is 0
-                # (views on the reference row or column).  Written out here: a compiled
-                # helper taking the images, called per sample, costs numba's reference
-                # counting of the arrays on every call (many times the arithmetic)
-                ix1 = min(ix + 1, W - 1)
-                iy1 = min(iy + 1, H - 1)
-                e = 0.0
-                g = 0.0
-                for c in range(C):
-                    a = views[k, iy, ix, c]
-                    if fy == 0.0:  # along x only
-                        dx = views[k, iy, ix1, c] - a
-                        val = a + fx * dx
-                        dy = 0.0
-                        if grad and v != 0.0:
-                            dy = (
-                                views[k, iy1, ix, c]
-                                + fx * (views[k, iy1, ix1, c] - views[k, iy1, ix, c])
-                                - val
-                            )
-                    elif fx == 0.0:  # along y only
-                        dy = views[k, iy1, ix, c] - a
-                        val = a + fy * dy
-                        dx = 0.0
-                        if grad and u != 0.0:
-                            dx_top = views[k, iy, ix1, c] - a
-                            dx = dx_top + fy * (
-                                views[k, iy1, ix1, c] - views[k, iy1, ix, c] - dx_top
-                            )
-                    else:
-                        dx_top = views[k, iy, ix1, c] - a
-                        top = a + fx * dx_top
-                        cc = views[k, iy1, ix, c]
-                        dx_bot = views[k, iy1, ix1, c] - cc
-                        dy = cc + fx * dx_bot - top
-                        val = top + fy * dy
-                        dx = dx_top + fy * (dx_bot - dx_top)
-                    diff = val - ref[y, x, c]
-                    e += abs(diff)
-                    if grad:
-                        dval = -(dx * u) - dy * v  # d val / d disparity
-                        if diff > 0:
-                            g += dval
-                        elif diff < 0:
-                            g -= dval
-                e /= C
-                g /= C
+                e, g = _view_error(ref, views, k, y, x, ix, iy, fx, fy, H, W, C, u, v, grad)
                 for j in range(n_of[k]):
                     s = subsets_of[k, j]
                     acc[s] += e
