@@ -20,8 +20,9 @@ def _gs_row(x, b, wx, wy, invd, i, colour):  # pragma: no cover - compiled
     up, down.
 
     The neighbour sums of this module are written out in each kernel's loop rather than
-    called: a compiled helper taking the arrays, even inlined, costs numba's reference
-    counting of every array on every pixel (about 40x the arithmetic, measured at 512x512)."""
+    called per pixel: with a compiled helper taking the arrays (even inlined) numba did not
+    compile these loops to tight code (the matrix-vector product at 512x512: 10 ms called,
+    0.36 ms written out, side by side; the results are the same to the last bit)."""
     H, W = x.shape
     for j in range((i + colour) & 1, W, 2):
         s = b[i, j]
