@@ -59,3 +59,19 @@ def test_bad_window_and_tiny_image_are_refused():
         ssim(_img(0), _img(1), window="box5")
     with pytest.raises(ValueError, match="larger than 5"):
         ssim(_img(0, (1, 3, 5, 20)), _img(1, (1, 3, 5, 20)), window="gauss11")
+
+
+@pytest.mark.parametrize("window", ["box3", "gauss11"])
+def test_ssim_of_a_shared_reference_equals_the_repeated_one(window):
+    g = torch.Generator().manual_seed(3)
+    views = torch.rand(4, 3, 20, 24, generator=g, dtype=torch.float64, requires_grad=True)
+    ref = torch.rand(1, 3, 20, 24, generator=g, dtype=torch.float64)
+    shared = ssim(views, ref, window=window)
+    repeated = ssim(views, ref.repeat(4, 1, 1, 1), window=window)
+    assert shared.shape == (4, 1, 20, 24)
+    assert torch.allclose(shared, repeated, rtol=0, atol=1e-12)
+    (gs,) = torch.autograd.grad(shared.sum(), views)
+    (gr,) = torch.autograd.grad(repeated.sum(), views)
+    assert torch.allclose(gs, gr, rtol=0, atol=1e-12)
+    with pytest.raises(RuntimeError):
+        ssim(views, torch.rand(2, 3, 20, 24, dtype=torch.float64))

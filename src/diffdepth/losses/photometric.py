@@ -103,8 +103,12 @@ def ssim(
         raise ValueError(
             f"ssim expects [B, C, H, W] images, got {tuple(x.shape)}, {tuple(y.shape)}"
         )
-    x, y = torch.broadcast_tensors(x, y)
-    mx, my, mxx, myy, mxy = (local_mean(t, window) for t in (x, y, x * x, y * y, x * y))
+    torch.broadcast_shapes(x.shape, y.shape)  # raises when they do not broadcast
+    # the statistics of each image on its own batch (a reference y [1, C, H, W] beside K
+    # warped views is filtered once, not K times), broadcast in the arithmetic below
+    mx, mxx = local_mean(x, window), local_mean(x * x, window)
+    my, myy = local_mean(y, window), local_mean(y * y, window)
+    mxy = local_mean(x * y, window)
     vx = mxx - mx * mx
     vy = myy - my * my
     cxy = mxy - mx * my
