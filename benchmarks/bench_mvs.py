@@ -18,7 +18,10 @@
 
 Accuracy figures do not depend on the machine's load; the times recorded here do.
 
-    python -m benchmarks.bench_mvs [--passes 5] [--iters 25] [--only tsukuba,synthetic,temple]
+Every run uses the default preset (`MultiViewConfig.default()`, what ``diffdepth run`` gives
+without --preset); --passes and --iters change its schedule.
+
+    python -m benchmarks.bench_mvs [--passes P] [--iters N] [--only tsukuba,synthetic,temple]
                                    [--results benchmarks/results/mvs]
 """
 
@@ -50,11 +53,15 @@ SCORE_ARGS = ("--gt-scale", "0.0625", "--invalid-zero", "--thresholds", "0.5", "
 KEYS = ("badpix_1", "badpix_0.5", "mse_x100", "mae", "nonfinite_estimates")
 
 
-def _config(passes: int, iters: int, optimize: bool = True) -> MultiViewConfig:
-    base = MultiViewConfig()
-    return replace(
-        base, optimize=optimize, optim=replace(base.optim, passes=passes, iters_per_phase=iters)
-    )
+def _config(passes: int | None, iters: int | None, optimize: bool = True) -> MultiViewConfig:
+    """The default preset (what ``diffdepth run`` gives), its schedule changed where given."""
+    base = MultiViewConfig.default()
+    optim = base.optim
+    if passes is not None:
+        optim = replace(optim, passes=passes)
+    if iters is not None:
+        optim = replace(optim, iters_per_phase=iters)
+    return replace(base, optimize=optimize, optim=optim)
 
 
 def tsukuba_par(folder: Path, columns: list[int]) -> Path:
@@ -256,8 +263,8 @@ def temple_case(passes: int, iters: int) -> dict | None:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--passes", type=int, default=5)
-    p.add_argument("--iters", type=int, default=25)
+    p.add_argument("--passes", type=int, default=None, help="default: the default preset's")
+    p.add_argument("--iters", type=int, default=None, help="default: the default preset's")
     p.add_argument("--only", default="tsukuba,synthetic,temple")
     p.add_argument("--results", type=Path, default=Path("benchmarks/results/mvs"))
     add_provenance_flag(p)
@@ -266,7 +273,7 @@ def main() -> None:
     cases = {"tsukuba": tsukuba_case, "synthetic": synthetic_case, "temple": temple_case}
     res = {
         "machine": machine_info(record),
-        "schedule": {"passes": a.passes, "iters_per_phase": a.iters},
+        "config": _config(a.passes, a.iters).to_dict(),
     }
     for name in a.only.split(","):
         res[name] = cases[name](a.passes, a.iters)
