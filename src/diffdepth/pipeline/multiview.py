@@ -9,13 +9,16 @@ Stages of an optimised run (each one a field of `MultiViewConfig`):
 1. views (`points.pinhole.select_views`): the views most alike the reference (viewing
    direction within ``max_angle``, then the nearest), at most ``max_views``; the loss and every
    photo-consistency test use only them;
-2. densify (`points.pinhole.densify_pinhole`): plane-sweep points on a 3 px grid where the sweep
-   is unambiguous and agrees with the sweep of the nearest view (left-right check);
+2. densify (`points.pinhole.densify_pinhole`): plane-sweep points (steps of 1/8 px) on a 3 px
+   grid where the sweep is unambiguous and agrees with the sweep of the nearest view
+   (left-right check: that view swept with an adaptive-support window, see
+   ``cross_check_window``), when the disparity range is at most ``max_sweep_px``;
 3. optimise (`optimize.optimize`): the schedule of ``optim`` (robust occlusion order, occlusion
    cuts, anchors);
 4. post-process: colour-weighted median, the light field's edge refinement with pinhole warping
    (`refine.refine_edges_with`), the median again, and pixels no view sees or that fail the
-   left-right check beside a depth edge filled from the farther side (`fill_hidden`);
+   left-right check (everywhere, or beside a depth edge only: ``cross_check_edges_only``)
+   filled from the farther side (`fill_hidden`), then the median once more;
 5. trust (`trust_maps`): validity mask and confidence from photo-consistent support.
 
 Thresholds of the sweep, of the occlusion cuts and of the edge refinement are in pixels of
