@@ -18,7 +18,10 @@
 
 Accuracy figures do not depend on the machine's load; the times recorded here do.
 
-    python -m benchmarks.bench_mvs [--passes 5] [--iters 25] [--only tsukuba,synthetic,temple]
+Every run uses the default preset (`MultiViewConfig.default()`, what ``diffdepth run`` gives
+without --preset); --passes and --iters change its schedule.
+
+    python -m benchmarks.bench_mvs [--passes P] [--iters N] [--only tsukuba,synthetic,temple]
                                    [--results benchmarks/results/mvs]
 """
 
@@ -50,11 +53,15 @@ SCORE_ARGS = ("--gt-scale", "0.0625", "--invalid-zero", "--thresholds", "0.5", "
 KEYS = ("badpix_1", "badpix_0.5", "mse_x100", "mae", "nonfinite_estimates")
 
 
-def _config(passes: int, iters: int, optimize: bool = True) -> MultiViewConfig:
-    base = MultiViewConfig()
-    return replace(
-        base, optimize=optimize, optim=replace(base.optim, passes=passes, iters_per_phase=iters)
-    )
+def _config(passes: int | None, iters: int | None, optimize: bool = True) -> MultiViewConfig:
+    """The default preset (what ``diffdepth run`` gives), its schedule changed where given."""
+    base = MultiViewConfig.default()
+    optim = base.optim
+    if passes is not None:
+        optim = replace(optim, passes=passes)
+    if iters is not None:
+        optim = replace(optim, iters_per_phase=iters)
+    return replace(base, optimize=optimize, optim=optim)
 
 
 def tsukuba_par(folder: Path, columns: list[int]) -> Path:
@@ -254,10 +261,78 @@ def temple_case(passes: int, iters: int) -> dict | None:
     }
 
 
+def markdown(res: dict) -> str:
+    """The accuracy figures of a result as a Markdown page (times left out: they depend on the
+    machine's load)."""
+    lines = [
+        "# Multi-view accuracy (`benchmarks/bench_mvs.py`)",
+        "",
+        f"Config: the default preset (`diffdepth run` without --preset), schedule "
+        f"{res['config']['optim']['passes']} pass(es) x 4 phases x "
+        f"{res['config']['optim']['iters_per_phase']} steps, {res['config']['n_views']} views "
+        f"per loss evaluation. git {res['machine'].get('git_commit', '?')}. Times are not "
+        "reported here: they were measured on a loaded machine (see the JSON; to be re-run on "
+        "a quiet machine).",
+    ]
+    t = res.get("tsukuba")
+    if t:
+        lines += [
+            "",
+            "## Tsukuba (Middlebury 2001), reference column 3, against truedisp",
+            "",
+            "Disparity in px, 15 px border left out, scored by `../shared/tools/score_disparity.py`"
+            " (a hole counts as bad).",
+            "",
+            "| method | bad > 1 px (%) | bad > 0.5 px (%) | MSE x100 |",
+            "|---|---|---|---|",
+        ]
+        rows = [
+            (f"OpenCV SGBM block {b}{' filled' * f}", t.get(f"sgbm_block{b}{'_filled' * f}"))
+            for b in (3, 5)
+            for f in (False, True)
+        ]
+        for label in ("pair", "five"):
+            if label in t:
+                n = t[label]["views"]
+                rows += [
+                    (f"{label} ({n} views): plain diffusion", t[label]["plain"]),
+                    (f"{label} ({n} views): optimised (default)", t[label]["optimised"]),
+                ]
+        for name, m in rows:
+            if isinstance(m, dict):
+                b1, b05, mse = m["badpix_1"], m["badpix_0.5"], m["mse_x100"]
+                lines.append(f"| {name} | {b1:.2f} | {b05:.2f} | {mse:.1f} |")
+    syn = res.get("synthetic")
+    if syn:
+        lines += [
+            "",
+            "## Synthetic scene (5 cameras, exact depth), scale-fitted depth",
+            "",
+            "| map | MSE | Q25 |",
+            "|---|---|---|",
+            f"| plain | {syn['plain']['mse']:.4f} | {syn['plain']['q25']:.4f} |",
+            f"| optimised | {syn['optimised']['mse']:.4f} | {syn['optimised']['q25']:.4f} |",
+        ]
+    tm = res.get("temple")
+    if tm:
+        r = tm["reprojection_error_lab"]
+        rv = tm["reprojection_error_lab_selected_views_valid_pixels"]
+        lines += [
+            "",
+            f"## templeSparseRing, reference {tm['reference']} (no ground truth)",
+            "",
+            f"Re-projection error (Lab) into every other view: plain {r['plain']:.3f}, "
+            f"optimised {r['optimised']:.3f}; into the selected views on the valid pixels: "
+            f"plain {rv['plain']:.3f}, optimised {rv['optimised']:.3f}; valid fraction "
+            f"{100 * tm['valid_fraction']:.1f} %.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--passes", type=int, default=5)
-    p.add_argument("--iters", type=int, default=25)
+    p.add_argument("--passes", type=int, default=None, help="default: the default preset's")
+    p.add_argument("--iters", type=int, default=None, help="default: the default preset's")
     p.add_argument("--only", default="tsukuba,synthetic,temple")
     p.add_argument("--results", type=Path, default=Path("benchmarks/results/mvs"))
     add_provenance_flag(p)
@@ -266,7 +341,7 @@ def main() -> None:
     cases = {"tsukuba": tsukuba_case, "synthetic": synthetic_case, "temple": temple_case}
     res = {
         "machine": machine_info(record),
-        "schedule": {"passes": a.passes, "iters_per_phase": a.iters},
+        "config": _config(a.passes, a.iters).to_dict(),
     }
     for name in a.only.split(","):
         res[name] = cases[name](a.passes, a.iters)
@@ -274,6 +349,7 @@ def main() -> None:
     text = json.dumps(res, indent=2)
     a.results.parent.mkdir(parents=True, exist_ok=True)
     a.results.with_suffix(".json").write_text(text + "\n")
+    a.results.with_suffix(".md").write_text(markdown(res))
 
 
 if __name__ == "__main__":

@@ -151,9 +151,15 @@ class SweepConfig(Config):
     grid: int = 3  # candidate pixels every `grid` px in x and y
     min_distance: float = 3.0  # candidates at least this far (px) from every existing point
     max_levels: int = 256  # the step grows when the range would need more levels
+    # colour scale of adaptive support weights exp(-sum_c |I_q - I_p| / gamma) over the window
+    # (0..1 images; Yoon & Kweon): the window does not reach across the colour edge of an
+    # occluder, so a surface's label does not fatten onto its neighbour; 0: a plain box mean
+    gamma: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not self.gamma >= 0:
+            raise ValueError(f"SweepConfig.gamma must be >= 0 (0: box window), got {self.gamma}")
         if not self.step > 0 or self.window < 1 or self.window % 2 == 0:
             raise ValueError("SweepConfig: step must be > 0 and window a positive odd number")
         if self.grid < 1 or self.min_ratio < 1.0 or self.max_levels < 3:
@@ -477,9 +483,12 @@ class MultiViewConfig(Config):
     # its settings, in px of disparity of the nearest view
     sweep: SweepConfig = field(
         default_factory=lambda: SweepConfig(
-            step=0.25, window=7, min_ratio=1.2, exclude=1.0, max_levels=96
+            step=0.125, window=7, min_ratio=1.2, exclude=1.0, max_levels=96
         )
     )
+    # the widest disparity range (px of the view that moves most) the densifying sweep covers;
+    # a wider one (a ring of cameras around an object) gets edge points instead
+    max_sweep_px: float = 96.0
     densify_points: int = 0  # points added at RGB edges after the first Q phase
     edge_points_wide: int = 3000  # ... instead when the baseline is too wide for the sweep
     postfilter: bool = True  # post-filter stage: the colour-weighted median
@@ -492,6 +501,14 @@ class MultiViewConfig(Config):
     refine_relative: float = 0.05  # ... its jump is at least this fraction of the median
     fill_hidden: bool = True  # pixels no view sees take the farther neighbour's value
     cross_check_views: int = 1  # ... and so do pixels inconsistent with these views' sweeps
+    # ... only those near a depth edge of the map (False: every pixel; on a Tsukuba pair the
+    # whole map's check leaves fewer pixels > 1 px wrong, benchmarks/results/mvs.md)
+    cross_check_edges_only: bool = False
+    # the sweep of the checked views: ``sweep`` with this window and adaptive support (see
+    # SweepConfig.gamma): beside an occluder a box window gives the occluder's label to the
+    # background, and the check then passes the halo of the occluder it is there to find
+    cross_check_window: int = 11
+    cross_check_gamma: float = 0.05
     # model stage: the robust occlusion order and occlusion cuts (cut_jump in px of disparity
     # of the nearest view), as on a light field
     model: ModelConfig = field(default_factory=ModelConfig.light_field)

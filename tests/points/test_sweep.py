@@ -87,3 +87,52 @@ def test_levels_and_config_checks():
         SweepConfig(min_ratio=0.5)
     with pytest.raises(ValueError, match="offsets"):
         LightFieldProblem(np.zeros((8, 8, 3)), np.zeros((2, 8, 8, 3)), np.zeros((3, 2)))
+
+
+def test_window_aggregation_matches_its_definition():
+    from diffdepth.points.sweep import window_aggregator
+    from diffdepth.refine import aggregate_reference
+
+    rng = np.random.default_rng(3)
+    ref = rng.random((9, 11, 3)).astype(np.float32)
+    costs = rng.random((2, 9, 11)).astype(np.float32)
+    px = np.array([0, 5, 10, 3], np.int64)
+    py = np.array([0, 4, 8, 7], np.int64)
+    out = np.empty(4, np.float32)
+    window_aggregator(ref, px, py, SweepConfig(window=5, gamma=0.2))(costs, out)
+    expected = aggregate_reference(costs, ref, py, px, 2, 0.2)
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    # gamma 0: the plain box mean (clipped at the border), the best subset
+    window_aggregator(ref, px, py, SweepConfig(window=5))(costs, out)
+    box = [
+        min(c[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].mean() for c in costs)
+        for x, y in zip(px, py, strict=True)
+    ]
+    np.testing.assert_allclose(out, box, rtol=1e-5)
+    with pytest.raises(ValueError, match="gamma"):
+        SweepConfig(gamma=-0.1)
+
+
+def test_adaptive_window_does_not_fatten_an_occluder_in_a_pair():
+    # two views only (no one-sided subset to fall back on): a near square of one colour on a
+    # far textured plane of another; a box window beside the square straddles its edge and
+    # takes its disparity, the adaptive window keeps to the pixel's own colour
+    h, w = 40, 72
+    surfaces = [
+        Surface("plane", (-1.0, 0.0, 0.0), color=(0.2, 0.5, 0.8)),
+        Surface("rect", (2.0, 0.0, 0.0), (30.0, 8.0, 52.0, 32.0), color=(0.9, 0.4, 0.1)),
+    ]
+    lf = make_lightfield(height=h, width=w, grid=(1, 2), surfaces=surfaces)
+    problem = LightFieldProblem.from_lightfield(lf, "all")
+    assert np.allclose(problem.offsets, [[-1.0, 0.0]])  # the other view is on the left
+    # background within 6 px left of the square: seen in both views (the half-occlusion,
+    # whose pixels no view sees, is on the right of the square)
+    seen = np.zeros((h, w), bool)
+    seen[12:28, 24:30] = True
+    assert np.allclose(lf.gt[seen], -1.0)
+    wrong = {}
+    for gamma in (0.0, 0.05):
+        d, _ = sweep_disparity(problem, (-2.0, 3.0), SweepConfig(window=11, gamma=gamma))
+        wrong[gamma] = np.mean(np.abs(d[seen] + 1.0) > 0.5)
+    assert wrong[0.0] > 0.3, wrong  # the box fattens the square (the test is not vacuous)
+    assert wrong[0.05] < 0.1, wrong

@@ -33,7 +33,7 @@ from diffdepth.photo.pinhole import (
     stack_views,
     warp_matrices,
 )
-from diffdepth.points.sweep import grid_candidates, winner_take_all
+from diffdepth.points.sweep import grid_candidates, window_aggregator, winner_take_all
 from diffdepth.types import MultiViewScene, PointSet
 
 
@@ -150,8 +150,6 @@ class PinholeViews:
         view)."""
         from scipy.ndimage import binary_dilation
 
-        from diffdepth.points import _sweep_numba as ks
-
         h, w = self.shape
         full = at is None
         if full:
@@ -168,9 +166,10 @@ class PinholeViews:
         levels = self.levels(lo, hi, config)
         volume = np.empty((len(levels), len(px)), np.float32)
         costs = np.empty((len(member), h, w), np.float32)
+        aggregate = window_aggregator(self.ref, px, py, config)
         for i, r in enumerate(levels):
             self.subset_costs(r, need, member, costs)
-            ks.box_min_at(costs, radius, px, py, volume[i])
+            aggregate(costs, volume[i])
         rho, ratio = winner_take_all(
             volume, levels, config.exclude / self.px_per_rho, eps=config.eps
         )

@@ -48,7 +48,6 @@ def sweep_disparity(
     winner), >= 1, inf where there is no other minimum, 1 where no subset of views sees the
     pixel.
     """
-    from diffdepth.points import _sweep_numba as k
 
     h, w = problem.shape
     full = at is None
@@ -68,15 +67,36 @@ def sweep_disparity(
     levels = sweep_levels(disp_range, config)
     volume = np.empty((len(levels), len(px)), np.float32)
     costs = np.empty((member.shape[0], h, w), np.float32)
+    aggregate = window_aggregator(problem.ref, px, py, config)
     for i, d in enumerate(levels):
         subset_errors(
             problem.ref, problem.views, problem.offsets, member, float(d), need, out=costs
         )
-        k.box_min_at(costs, radius, px, py, volume[i])
+        aggregate(costs, volume[i])
     disparity, ratio = winner_take_all(volume, levels, config.exclude, config.eps)
     if full:
         return disparity.reshape(h, w), ratio.reshape(h, w)
     return disparity, ratio
+
+
+def window_aggregator(ref: np.ndarray, px: np.ndarray, py: np.ndarray, config: SweepConfig):
+    """aggregate(costs, out): out float32 [M] = min over view subsets of the window mean of
+    costs float32 [S, H, W] around the pixels (px[m], py[m]): a plain box of side
+    ``config.window``, or with ``config.gamma`` > 0 adaptive support weights from the colours
+    of ``ref`` [H, W, C] (`diffdepth.refine.aggregate_reference` is its definition)."""
+    from diffdepth.points import _sweep_numba as k
+
+    radius = config.window // 2
+    if config.gamma <= 0:
+        return lambda costs, out: k.box_min_at(costs, radius, px, py, out)
+    from diffdepth import _refine_numba as kr
+
+    ref_c = np.ascontiguousarray(ref, np.float32)
+    if ref_c.ndim == 2:
+        ref_c = ref_c[..., None]
+    weights = np.empty((len(px), config.window**2), np.float32)
+    kr.support_weights(ref_c, py, px, radius, 1.0 / config.gamma, weights)
+    return lambda costs, out: kr.aggregate_min(costs, weights, py, px, radius, out)
 
 
 def winner_take_all(
