@@ -56,7 +56,13 @@ from diffdepth.synth.scenes import make_scene
 from diffdepth.types import LightField
 
 #: Which scenes today's settings were chosen on (whoever tunes a setting updates this line).
-TUNED_ON = "antinous only"
+TUNED_ON = (
+    "the eight HCI-scale scenes together (antinous, thin, dots, slanted, lowtex, specular, nois"
+    "y, clutter), by their average: sweep eps, splat footprint sigma_s and colour Q (see suite_"
+    "tuning.md); the EPI ridge rule's values (ridge_width 5 px, ridge_tol 0.1, ridge_shift 1 px"
+    ") were read off the thin scene's strips and checked, not swept, on all nine scenes (suite_"
+    "tuning.md section 5); earlier settings on antinous only"
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

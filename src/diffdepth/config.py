@@ -113,6 +113,12 @@ class EPIConfig(Config):
     # move each point this far (px) off its edge onto the side whose colour follows the line
     # (the occluding side at a depth edge)
     side_shift: float = 0.5
+    # thin structures: a line with a line of the same slope (within ridge_tol, px per view
+    # step) at most ridge_width px away on one side only takes that side and moves ridge_shift
+    # px towards it (at most half way); ridge_width 0: off (see `_epi_lines._ridge_sides`)
+    ridge_width: float = 5.0
+    ridge_tol: float = 0.1
+    ridge_shift: float = 1.0
     chunk: int = 8192  # points per batch in the sampling stages
     consistency_k: int = 8  # neighbours of the spatial consistency check (0: no check)
     # drop a point whose disparity differs from the median of its consistency_k nearest points
@@ -202,6 +208,16 @@ class ModelConfig(Config):
     cut_radius: float = 0.0  # occlusion cuts in the initial Q: pair radius (px; 0: none)
     cut_jump: float = 1.0  # label difference that makes a pair an occlusion
     cut_strength: float = 8.0  # added to Q at the cut pixels
+    # side cuts in the initial Q (points that know their edge's side, e.g. EPI points): the
+    # links across a point's edge are cut when its label exceeds the background level within
+    # side_cut_radius px (a low quantile of the labels there) by more than side_cut_jump
+    # (px; 0: none); see `diffdepth.optimize.side_cuts`
+    side_cut_radius: float = 0.0
+    side_cut_jump: float = 0.3
+    side_cut_depth: int = 1  # pixels across the edge marked: the links between them are cut
+    # ... and only where the first points met across the edge (at most side_cut_reach px
+    # away) differ from the point's label by more than side_cut_jump, or there are none
+    side_cut_reach: int = 24
     confidence_weights: bool = False  # initialise R = -log(confidence) when points have one
     # sigma (px) of each point's opacity footprint g = exp(-r^2 / (2 sigma_s^2)); SPEC's 1.3
     # lets a point hide about 2 px around it, more than a thin structure is wide
@@ -225,7 +241,7 @@ class ModelConfig(Config):
                 raise ValueError(f"ModelConfig.{name} must be in (0, 1) or null, got {value}")
         if not 0.3 <= self.sigma_s <= 3.0:
             raise ValueError(f"ModelConfig.sigma_s must be from 0.3 to 3 px, got {self.sigma_s}")
-        for name in ("cut_radius", "cut_jump", "cut_strength"):
+        for name in ("cut_radius", "cut_jump", "cut_strength", "side_cut_radius", "side_cut_jump"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"ModelConfig.{name} must be >= 0, got {getattr(self, name)}")
 

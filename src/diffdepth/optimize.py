@@ -41,6 +41,7 @@ from diffdepth.config import GROUPS, OptimConfig
 from diffdepth.diffuse import DiffusionSolver
 from diffdepth.image import sobel_magnitude
 from diffdepth.render import SIGMA_S, splat
+from diffdepth.types import SIDE_STEPS
 
 ORDERS = ("depth", "robust")
 
@@ -141,6 +142,94 @@ def _mark_cuts(cut: np.ndarray, xy, value, i: np.ndarray, j: np.ndarray, jump: f
     for p in (near, near + step):
         inside = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
         cut[p[inside, 1], p[inside, 0]] = True
+
+
+def side_cuts(
+    xy: np.ndarray,
+    value: np.ndarray,
+    sides: np.ndarray,
+    shape: tuple[int, int],
+    radius: float,
+    jump: float,
+    depth: int = 1,
+    reach: int = 24,
+    tile: int = 16,
+    quantile: float = 0.1,
+) -> np.ndarray:
+    """Pixels where the smoothness should be cut on the occluded side of foreground edges.
+
+    A point that knows the sides of its pixel across its edges (``sides`` uint8 [N], the bits
+    of `diffdepth.types.SIDE_STEPS`: -x, +x, -y, +y; 0 where unknown) lies on a foreground
+    edge towards one of them when both hold:
+    - its label exceeds the local background level by more than ``jump`` (larger label =
+      nearer); the level is the lowest, over the tiles (``tile`` px) within ``radius`` px, of
+      each tile's ``quantile`` of the labels of its points;
+    - across its edge its surface does not go on: the first points met walking from it across
+      the edge towards that side (in a band 3 px wide, at most ``reach`` px) all differ from
+      its label by more than ``jump``, or there are none.
+    Such a point marks its pixel and ``depth`` pixels beyond it across its edge: the links
+    between marked pixels are cut (an edge's weight is the mean of its pixels' theta, as in
+    `occlusion_cuts`), the ones within the splat footprint's reach included.  So an untextured
+    region behind thin structures fills from its own rims, not from the structures beside it,
+    while texture edges within a surface are left alone.  xy [N, 2], value [N] -> bool [H, W].
+    """
+    from scipy.ndimage import minimum_filter
+
+    h, w = shape
+    cut = np.zeros((h, w), dtype=bool)
+    sides = np.asarray(sides, np.uint8)
+    knows = sides > 0
+    if not knows.any() or radius <= 0:
+        return cut
+    xy = np.asarray(xy, np.float64)
+    value = np.asarray(value, np.float64)
+    pix = np.round(xy).astype(np.int64)  # [N, 2] (x, y)
+    th, tw = -(-h // tile), -(-w // tile)
+    tx = np.clip(pix[:, 0] // tile, 0, tw - 1)
+    ty = np.clip(pix[:, 1] // tile, 0, th - 1)
+    t = ty * tw + tx
+    order = np.lexsort((value, t))  # by tile, then label
+    count = np.bincount(t, minlength=th * tw)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    pick = start + np.floor(quantile * np.maximum(count - 1, 0)).astype(np.int64)
+    pick = np.minimum(pick, len(t) - 1)
+    level = np.where(count > 0, value[order][pick], np.inf)
+    size = 2 * int(np.ceil(radius / tile)) + 1
+    level = minimum_filter(level.reshape(th, tw), size=size, mode="nearest")
+    cand = np.flatnonzero(knows & (value - level[ty, tx] > jump))
+    if len(cand) == 0:
+        return cut
+
+    # The labels of the points as an image (NaN: no point), for the walks across the edges.
+    labels = np.full((h + 2, w + 2), np.nan)
+    inside = (pix[:, 0] >= 0) & (pix[:, 0] < w) & (pix[:, 1] >= 0) & (pix[:, 1] < h)
+    labels[pix[inside, 1] + 1, pix[inside, 0] + 1] = value[inside]
+    for bit, step in enumerate(SIDE_STEPS):
+        c = cand[(sides[cand] >> bit) & 1 == 1]
+        a = np.broadcast_to(np.array(step, np.int64), (len(c), 2))
+        p, perp = pix[c], a[:, ::-1]
+        met = np.zeros(len(c), dtype=bool)  # points met yet
+        goes_on = np.zeros(len(c), dtype=bool)  # one of the first met is of its surface
+        for k in range(1, reach + 1):
+            if met.all():
+                break
+            hits = []
+            for lateral in (-1, 0, 1):
+                q = p + k * a + lateral * perp
+                qx, qy = np.clip(q[:, 0] + 1, 0, w + 1), np.clip(q[:, 1] + 1, 0, h + 1)
+                hits.append(labels[qy, qx])
+            hits = np.stack(hits)  # [3, M]
+            first = ~met & (~np.isnan(hits)).any(0)
+            same = (np.abs(hits - value[c]) <= jump).any(0)  # NaN compares False
+            goes_on |= first & same
+            met |= first
+        ends = ~goes_on
+        p, a = p[ends], a[ends]
+        for k in range(depth + 1):
+            r = p + k * a
+            ok = (r[:, 0] >= 0) & (r[:, 0] < w) & (r[:, 1] >= 0) & (r[:, 1] < h)
+            cut[r[ok, 1], r[ok, 0]] = True
+    return cut
 
 
 def _neighbours(xy: torch.Tensor, k: int) -> torch.Tensor:

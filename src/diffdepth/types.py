@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# The pixel steps (dx, dy) of the bits of `PointSet.sides`: bit k is the neighbour at SIDE_STEPS[k].
+SIDE_STEPS: tuple[tuple[int, int], ...] = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
 
 @dataclass
 class PointSet:
@@ -21,23 +24,32 @@ class PointSet:
     value:      float32 [N], the label: disparity (px per view step, HCI sign) on a light
                 field, inverse depth on multi-view input
     confidence: float32 [N] in 0..1, or None when the source gives none
+    sides:      uint8 [N], per point the sides of its pixel across the image edges it lies
+                on that it does not belong to (the occluded sides where an edge is a depth
+                edge): bit k set for the neighbour at SIDE_STEPS[k] (-x, +x, -y, +y); 0
+                where unknown; None when the source does not know (EPI points know it)
     """
 
     xy: np.ndarray
     value: np.ndarray
     confidence: np.ndarray | None = None
+    sides: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.xy = np.asarray(self.xy, dtype=np.float32).reshape(-1, 2)
         self.value = np.asarray(self.value, dtype=np.float32).reshape(-1)
         if self.confidence is not None:
             self.confidence = np.asarray(self.confidence, dtype=np.float32).reshape(-1)
+        if self.sides is not None:
+            self.sides = np.asarray(self.sides, dtype=np.uint8).reshape(-1)
         n = len(self.xy)
         if len(self.value) != n or (self.confidence is not None and len(self.confidence) != n):
             raise ValueError(
                 f"PointSet: xy has {n} rows but value has {len(self.value)}"
                 + ("" if self.confidence is None else f" and confidence {len(self.confidence)}")
             )
+        if self.sides is not None and len(self.sides) != n:
+            raise ValueError(f"PointSet: xy has {n} rows but sides has {len(self.sides)}")
 
     def __len__(self) -> int:
         return len(self.xy)
@@ -45,7 +57,8 @@ class PointSet:
     def subset(self, mask: np.ndarray) -> PointSet:
         """The points where mask (bool [N] or index array) selects."""
         conf = None if self.confidence is None else self.confidence[mask]
-        return PointSet(self.xy[mask], self.value[mask], conf)
+        sides = None if self.sides is None else self.sides[mask]
+        return PointSet(self.xy[mask], self.value[mask], conf, sides)
 
 
 @dataclass

@@ -149,6 +149,42 @@ def test_occlusion_cuts_between_near_and_far_points():
     assert not occlusion_cuts(xy, value, (12, 30), radius=4.0, jump=3.0).any()
 
 
+def test_side_cuts_mark_the_occluded_side_of_foreground_edges_only():
+    from diffdepth.optimize import side_cuts
+
+    # Background points at 0 on a grid; a vertical strip at x = 20 (label 2) whose two edge
+    # points per row look left and right across its edges; a texture edge at the background
+    # level (x = 40) that also knows a side.
+    bg = np.array([[x, y] for x in range(2, 60, 4) for y in range(2, 30, 4)], float)
+    rows = np.arange(8, 22, dtype=float)
+    left = np.stack([np.full_like(rows, 20.0), rows], 1)
+    right = np.stack([np.full_like(rows, 21.0), rows], 1)
+    texture = np.stack([np.full_like(rows, 40.0), rows], 1)
+    xy = np.concatenate([bg, left, right, texture])
+    value = np.concatenate([np.zeros(len(bg)), np.full(2 * len(rows), 2.0), np.zeros(len(rows))])
+    sides = np.zeros(len(xy), np.uint8)  # bits of SIDE_STEPS: 1 = -x, 2 = +x
+    n0 = len(bg)
+    sides[n0 : n0 + len(rows)] = 1  # the left edge's point: the occluded side is on its left
+    sides[n0 + len(rows) : n0 + 2 * len(rows)] = 2
+    sides[n0 + 2 * len(rows) :] = 2
+    cut = side_cuts(xy, value, sides, (32, 64), radius=16.0, jump=0.5, depth=2)
+    r = rows.astype(int)
+    for x in (18, 19, 20, 21, 22, 23):  # each edge point's pixel and 2 px beyond it
+        assert cut[r, x].all()
+    assert cut.sum() == 6 * len(rows)  # nothing at the background or the texture edge
+    # A point that does not know its side, or a jump too small, cuts nothing.
+    assert not side_cuts(xy, value, np.zeros_like(sides), (32, 64), 16.0, 0.5).any()
+    assert not side_cuts(xy, value, sides, (32, 64), 16.0, 2.5).any()
+    # depth 1: the point's pixel and its neighbour across the edge only.
+    assert side_cuts(xy, value, sides, (32, 64), 16.0, 0.5, depth=1).sum() == 4 * len(rows)
+    # A point of the strip's surface across its right edge at row 15: no cut on that side in
+    # the rows whose walks (3 px wide) meet it first, 14 to 16.
+    more = np.concatenate([xy, [[22.0, 15.0]]])
+    cut2 = side_cuts(more, np.append(value, 2.0), np.append(sides, 0), (32, 64), 16.0, 0.5, 2)
+    assert not cut2[14:17, 22:24].any() and cut2[13, 22:24].all() and cut2[17, 22:24].all()
+    assert cut2[15, 18:20].all()
+
+
 @pytest.mark.parametrize("layout", ["spread", "one_row", "clustered"])
 def test_occlusion_cuts_in_groups_equal_all_pairs_at_once(layout):
     """The grouped pair search marks exactly what all pairs at once mark, for points spread

@@ -62,3 +62,27 @@ def test_an_untextured_region_interpolates_between_its_textured_rims():
     inner = d[18:30, 10:-10]
     assert inner.min() > 0.15 and inner.max() < 0.85
     assert abs(np.median(d[23:25, 10:-10]) - 0.5) < 0.15
+
+
+def test_side_cuts_fill_an_untextured_band_behind_thin_strips_from_its_rims():
+    """Strips 2 px wide (disparities 1.2, 0.6, 1.5) in front of a plane (-0.8) that has a band
+    without texture (rows 20 to 44): between the strips the band is the plane. Without the
+    side cuts it fills from the strips' edges; with them (the strips' outer sides cut) from
+    the plane's textured rims above and below."""
+    bg = (-0.8, 0.0, 0.0)
+    surfaces = [
+        Surface("rect", bg, (-40.0, 20.0, 136.0, 44.0), 0.0, (0.5, 0.5, 0.52)),
+        Surface("plane", bg),
+    ]
+    for x, d in ((24.0, 1.2), (48.0, 0.6), (72.0, 1.5)):
+        surfaces.append(Surface("strip", (d, 0.0, 0.0), (x, 2.0, x, 62.0, 1.0), 0.3))
+    lf = make_lightfield(height=64, width=96, grid=(9, 9), seed=1, surfaces=surfaces)
+    band = np.zeros((64, 96), dtype=bool)
+    band[22:42, 28:44] = band[22:42, 52:68] = True  # between the strips, 4 px clear of them
+    base = LightFieldConfig(optimize=False, densify=False, postfilter=False, edge_refine=False)
+    err = {}
+    for radius in (0.0, 48.0):
+        config = base.replace(model=base.model.replace(side_cut_radius=radius, side_cut_depth=2))
+        d = run_lightfield(lf, config=config, progress=False).disparity
+        err[radius] = float(np.median(np.abs(d - lf.gt)[band]))
+    assert err[48.0] < 0.1 < 0.3 < err[0.0]

@@ -238,3 +238,58 @@ def test_consistency_check_drops_isolated_wrong_disparities():
     assert len(kept) == 399
     assert not np.any(np.isclose(kept.value, value[7]))
     assert len(consistent_points(PointSet(xy, value), k=0, threshold=0.1)) == 400
+
+
+def _strips_on_plain_background() -> tuple:
+    """Textured vertical strips 1, 2 and 3 px wide at disparities 1.2, 0.6 and 1.5 in front of
+    a background plane (-0.8) without any texture: 9x9 views of 64x96."""
+    from diffdepth.synth.lightfield import Surface
+
+    surfaces = [Surface("plane", (-0.8, 0.0, 0.0), contrast=0.0, color=(0.5, 0.5, 0.52))]
+    for x, half, d in ((20.0, 0.5, 1.2), (48.0, 1.0, 0.6), (76.0, 1.5, 1.5)):
+        surfaces.append(Surface("strip", (d, 0.0, 0.0), (x, 2.0, x, 62.0, half), 0.3))
+    return make_lightfield(64, 96, seed=1, surfaces=surfaces), surfaces
+
+
+def test_thin_strip_points_land_on_the_strip_not_beside_it():
+    # Outside a strip the untextured background stays constant along the strip's EPI line,
+    # so the colour test alone puts both edges' points beside the strip; the ridge rule
+    # (a line of the same slope a few px away on one side only) puts them on it.
+    lf, _ = _strips_on_plain_background()
+    rows = slice(10, 54)
+
+    def on_strip(config: EPIConfig) -> float:
+        pts = detect_epi_points(lf.views, lf.ref, lf.disp_range, config)
+        fg = pts.value > 0.0
+        fg &= (pts.xy[:, 1] >= rows.start) & (pts.xy[:, 1] < rows.stop)
+        assert fg.sum() > 100
+        return float(np.mean(_errors(pts.subset(fg), lf.gt) < 0.07))
+
+    assert on_strip(EPIConfig()) > 0.9
+    assert on_strip(EPIConfig(ridge_width=0.0)) < 0.7
+
+
+def test_points_know_the_side_across_their_edge(synthetic, synthetic_points):
+    # sides: bits of the pixel's neighbours across its edges; at depth edges they point to
+    # the farther surface.
+    from scipy import ndimage
+
+    from diffdepth.types import SIDE_STEPS
+
+    pts = synthetic_points
+    assert pts.sides is not None and pts.sides.shape == (len(pts),)
+    assert (pts.sides > 0).all() and (pts.sides < 16).all()
+    gt = synthetic.gt
+    h, w = gt.shape
+    edge = (ndimage.maximum_filter(gt, 3) - ndimage.minimum_filter(gt, 3)) > 0.5
+    p = np.clip(np.round(pts.xy).astype(int), 1, [w - 2, h - 2])
+    own = gt[p[:, 1], p[:, 0]]
+    at_edge = edge[p[:, 1], p[:, 0]] & (np.abs(pts.value - own) < 0.1)
+    farther, total = 0, 0
+    for bit, (dx, dy) in enumerate(SIDE_STEPS):
+        s = at_edge & ((pts.sides >> bit) & 1 == 1)
+        beyond = gt[p[s, 1] + dy, p[s, 0] + dx]
+        farther += int((beyond < pts.value[s] - 0.5).sum())
+        total += int(s.sum())
+    assert total > 50 and farther / total > 0.6
+    assert pts.subset(np.arange(5)).sides.shape == (5,)

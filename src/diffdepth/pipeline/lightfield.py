@@ -82,13 +82,19 @@ def sweep_range(lf: LightField, points: PointSet) -> tuple[float, float]:
 
 
 def merge_points(a: PointSet, b: PointSet) -> PointSet:
-    """The points of a and then of b (confidence kept only when both have one)."""
+    """The points of a and then of b (confidence kept only when both have one; the edge
+    sides of a kept when a has them, b's taken as unknown (0) when it has none)."""
     if len(b) == 0:
         return a
     conf = None
     if a.confidence is not None and b.confidence is not None:
         conf = np.concatenate([a.confidence, b.confidence])
-    return PointSet(np.concatenate([a.xy, b.xy]), np.concatenate([a.value, b.value]), conf)
+    sides = None
+    if a.sides is not None:
+        b_sides = b.sides if b.sides is not None else np.zeros(len(b), np.uint8)
+        sides = np.concatenate([a.sides, b_sides])
+    xy, value = np.concatenate([a.xy, b.xy]), np.concatenate([a.value, b.value])
+    return PointSet(xy, value, conf, sides)
 
 
 def points_stage(

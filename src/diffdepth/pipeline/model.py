@@ -7,7 +7,7 @@ import torch
 
 from diffdepth.config import ModelConfig
 from diffdepth.io.errors import InputError, parameter
-from diffdepth.optimize import DiffusionModel, initial_q, occlusion_cuts
+from diffdepth.optimize import DiffusionModel, initial_q, occlusion_cuts, side_cuts
 from diffdepth.render import SIGMA_S
 from diffdepth.types import PointSet
 
@@ -78,11 +78,24 @@ def build_model(
 ) -> DiffusionModel:
     """The diffusion model at its initial state: R = 0 (or -log confidence with
     ``config.confidence_weights``), Q from Sobel (plus the occlusion cuts of the points when
-    ``config.cut_radius`` > 0), the occlusion order of ``config.order``."""
+    ``config.cut_radius`` > 0, and the side cuts when ``config.side_cut_radius`` > 0 and the
+    points know their edges' sides), the occlusion order of ``config.order``."""
     Q = initial_q(image, config.q_scale, config.q_colour).to(device)
     if config.cut_radius > 0:
         cut = occlusion_cuts(
             points.xy, points.value, tuple(Q.shape), config.cut_radius, config.cut_jump
+        )
+        Q[torch.from_numpy(cut).to(device)] += config.cut_strength
+    if config.side_cut_radius > 0 and points.sides is not None:
+        cut = side_cuts(
+            points.xy,
+            points.value,
+            points.sides,
+            tuple(Q.shape),
+            config.side_cut_radius,
+            config.side_cut_jump,
+            config.side_cut_depth,
+            config.side_cut_reach,
         )
         Q[torch.from_numpy(cut).to(device)] += config.cut_strength
     R = None

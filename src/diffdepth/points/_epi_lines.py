@@ -112,6 +112,47 @@ def _support(
     return agree.sum(1), side
 
 
+def _ridge_sides(
+    y: torch.Tensor, x_e: torch.Tensor, d: torch.Tensor, side: torch.Tensor, cfg: EPIConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The side and the shift of each line, mended at thin structures.
+
+    A structure a few pixels wide in front of an untextured background gives two lines of
+    the same slope close together on an EPI row, and the colour test of `_support` fails on
+    them: outside, the untextured background stays constant along the line; inside, the
+    +-1 px samples straddle the structure's other edge.  So a line with a line of the same
+    slope (within ``ridge_tol``) no farther than ``ridge_width`` px on exactly one side takes
+    that side, and moves ``ridge_shift`` px towards it (at most to the midpoint of the two
+    lines: the edges of a structure narrower than the filters are found outside it).  Other
+    lines keep the colour test's side and ``side_shift``.  y, x_e, d, side [N]; returns side
+    and the signed shift [N] (x_p = x_e + shift).
+    """
+    shift = side * cfg.side_shift
+    if cfg.ridge_width <= 0 or len(x_e) < 2:
+        return side, shift
+    key = y.double() * (x_e.max().double() + 4 * cfg.ridge_width + 1) + x_e.double()
+    order = torch.argsort(key)
+    ys, xs, ds = y[order], x_e[order], d[order]
+
+    # The pairs (k, k + 1) in sorted order: neighbours on one EPI row, of one slope.
+    gap = xs[1:] - xs[:-1]  # [N-1]
+    same = (ys[1:] == ys[:-1]) & (gap <= cfg.ridge_width)
+    same &= (ds[1:] - ds[:-1]).abs() <= cfg.ridge_tol
+    no = torch.zeros(1, dtype=torch.bool)
+    inf = torch.full((1,), float("inf"))
+    right_ok, right_gap = torch.cat([same, no]), torch.cat([gap, inf])
+    left_ok, left_gap = torch.cat([no, same]), torch.cat([inf, gap])
+    one = right_ok ^ left_ok
+    new_side = torch.where(right_ok, 1.0, -1.0)
+    half_gap = 0.5 * torch.where(right_ok, right_gap, left_gap)
+    new_shift = new_side * torch.minimum(torch.full_like(half_gap, cfg.ridge_shift), half_gap)
+    side_sorted = torch.where(one, new_side, side[order])
+    shift_sorted = torch.where(one, new_shift, shift[order])
+    side_out, shift_out = torch.empty_like(side), torch.empty_like(shift)
+    side_out[order], shift_out[order] = side_sorted, shift_sorted
+    return side_out, shift_out
+
+
 def epi_lines(
     a: torch.Tensor, u: np.ndarray, slopes: np.ndarray, cfg: EPIConfig, transposed: bool
 ) -> dict[str, torch.Tensor]:
@@ -119,7 +160,9 @@ def epi_lines(
 
     a [n, C, H, W] Lab views of one row of the grid (for the reference column: transposed,
     so that the EPIs are rows again), u [n] view offsets, slopes [S] the filter bank.
-    Returns xy [N, 2] (reference-view x = column, y = row), disp [N], conf [N] in 0..1.
+    Returns xy [N, 2] (reference-view x = column, y = row), disp [N], conf [N] in 0..1 and
+    sides uint8 [N]: the bit (`types.SIDE_STEPS`) of the side across each point's edge, away
+    from the side whose colour follows the line (the occluded side at a depth edge).
     """
     n, c, h, w = a.shape
     s_count = len(slopes)
@@ -137,7 +180,8 @@ def epi_lines(
     rows, cols = torch.nonzero(keep, as_tuple=True)
     empty = torch.zeros(0)
     if len(rows) == 0:
-        return {"xy": empty.reshape(0, 2), "disp": empty, "conf": empty}
+        none = torch.zeros(0, dtype=torch.uint8)
+        return {"xy": empty.reshape(0, 2), "disp": empty, "conf": empty, "sides": none}
 
     # Sub-pixel edge position and slope (parabolas through the neighbouring responses).
     b_l, b_m, b_r = best[rows, cols - 1], best[rows, cols], best[rows, cols + 1]
@@ -161,34 +205,53 @@ def epi_lines(
     for _ in range(cfg.refine_iters):
         x_e, d = _refine_lines(stack, uu, y, x_e, d)
     support, side = _support(stack, uu, y, x_e, d, cfg)
-    x_p = x_e + side * cfg.side_shift
+    side, shift = _ridge_sides(y, x_e, d, side, cfg)
+    x_p = x_e + shift
 
     ok = support >= need
     scale = torch.quantile(strength, 0.99).clamp(min=1e-9) if len(strength) else 1.0
     conf = (strength / scale).clamp(max=1.0).sqrt() * (support.float() / n)
     xy = torch.stack([x_p, y], dim=1)[ok]
+    # The occluded side is -side: bit 0 (-x) or 1 (+x); on a column's EPI 2 (-y) or 3 (+y).
+    bit = (side < 0).long() + (2 if transposed else 0)
+    sides = torch.bitwise_left_shift(torch.ones_like(bit), bit).to(torch.uint8)[ok]
     if transposed:
         xy = xy.flip(1)
-    return {"xy": xy, "disp": d[ok], "conf": conf[ok]}
+    return {"xy": xy, "disp": d[ok], "conf": conf[ok], "sides": sides}
 
 
 def merge_lines(
-    lines: list[dict[str, torch.Tensor]], shape: tuple[int, int]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    lines: list[dict[str, torch.Tensor]], shape: tuple[int, int], agree_tol: float = 0.1
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Row and column EPI points in one set, one point per reference pixel (the most confident).
 
-    Returns xy [N, 2], disp [N], conf [N].
+    Returns xy [N, 2], disp [N], conf [N] and sides uint8 [N]: the sides (see `epi_lines`)
+    of every line at the pixel whose disparity lies within ``agree_tol`` of the kept one's
+    (a pixel of a structure two pixels wide keeps the sides of both its edges, and of both
+    EPI directions).
     """
     h, w = shape
-    xy = torch.cat([ln["xy"] for ln in lines]) if lines else torch.zeros(0, 2)
-    disp = torch.cat([ln["disp"] for ln in lines]) if lines else torch.zeros(0)
-    conf = torch.cat([ln["conf"] for ln in lines]) if lines else torch.zeros(0)
+
+    def cat(key: str, shape: tuple[int, ...], dtype=torch.float32) -> torch.Tensor:
+        parts = [ln[key] for ln in lines]
+        return torch.cat(parts) if parts else torch.zeros(shape, dtype=dtype)
+
+    xy, disp, conf = cat("xy", (0, 2)), cat("disp", (0,)), cat("conf", (0,))
+    sides = cat("sides", (0,), torch.uint8)
     inside = (xy[:, 0] > -0.5) & (xy[:, 0] < w - 0.5) & (xy[:, 1] > -0.5) & (xy[:, 1] < h - 0.5)
-    xy, disp, conf = xy[inside], disp[inside], conf[inside]
+    xy, disp, conf, sides = xy[inside], disp[inside], conf[inside], sides[inside]
     if len(xy) == 0:
-        return xy, disp, conf
+        return xy, disp, conf, sides
     key = (xy[:, 1].round().long() * w + xy[:, 0].round().long()).numpy()
     order = np.argsort(-conf.numpy(), kind="stable")
     _, first = np.unique(key[order], return_index=True)
-    sel = torch.from_numpy(np.sort(order[first]))
-    return xy[sel], disp[sel], conf[sel]
+    sel = np.sort(order[first])
+    kept = key[sel]
+    by_key = np.argsort(kept, kind="stable")
+    dst = by_key[np.searchsorted(kept[by_key], key)]  # [all] the kept point of each pixel
+    d_np = disp.numpy()
+    agree = np.abs(d_np - d_np[sel[dst]]) <= agree_tol
+    out = np.zeros(len(sel), np.uint8)
+    np.bitwise_or.at(out, dst[agree], sides.numpy()[agree])
+    idx = torch.from_numpy(sel)
+    return xy[idx], disp[idx], conf[idx], torch.from_numpy(out)

@@ -101,14 +101,15 @@ def polish(
     disp: torch.Tensor,
     conf: torch.Tensor,
     cfg: EPIConfig,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Refine every point's disparity by a small plane sweep of patch variance across views.
 
     a [K, C, H, W] Lab views, uv [K, 2] their offsets (u = dc, v = dr), xy [N, 2], disp [N],
     conf [N].  Sweeps d + j step for |j step| <= radius, takes the minimum of the variance
     and refines it by a parabola; a minimum on the sweep's end re-centres the sweep there
     (up to polish_rounds times), and points whose minimum stays on the end are dropped.
-    Returns xy, disp, conf of the kept points; conf is scaled by how distinct the minimum is.
+    Returns xy, disp, conf of the kept points (conf scaled by how distinct the minimum is) and
+    keep, bool [N]: which points are kept.
     """
     k_views, c, h, w = a.shape
     stack = a.permute(0, 2, 3, 1).contiguous()  # [K, H, W, C]
@@ -152,4 +153,4 @@ def polish(
         d0[rest] = d0[rest] + steps[j[~interior]]
         todo = rest
     keep = done
-    return xy[keep], out_d[keep], (conf * quality.sqrt())[keep]
+    return xy[keep], out_d[keep], (conf * quality.sqrt())[keep], keep

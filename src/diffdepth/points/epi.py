@@ -6,8 +6,10 @@ edge response and its slope; non-maximum suppression across the edge and per-til
 thresholds give line candidates, weak texture included; a sub-pixel fit locates the edge in every
 view and fits the line by least squares; lines that some view contradicts are dropped; each
 line becomes a point on the reference row (column) at its intercept, moved half a pixel onto
-the side of the edge that follows the line, with its slope as disparity; row and column points
-are merged (one per pixel). Optionally a small plane sweep polishes every disparity.
+the side of the edge that follows the line (at a thin structure, two lines of one slope a few
+pixels apart, onto the side of the other line, up to a pixel), with its slope as disparity and
+the side across its edge (`PointSet.sides`); row and column points are merged (one per
+pixel). Optionally a small plane sweep polishes every disparity.
 
     points = detect_epi_points(views, ref=(4, 4), disp_range=(-3.3, 2.8))
 
@@ -55,7 +57,10 @@ def detect_epi_points(
     disp_range: (lo, hi) disparity bounds (px per view step, e.g. parameters.cfg
                 disp_min/disp_max); None: estimated by a coarse plane sweep
     returns     PointSet: xy float32 [N, 2] (x = column, y = row of the reference view),
-                value float32 [N] disparity (HCI sign), confidence float32 [N] in 0..1
+                value float32 [N] disparity (HCI sign), confidence float32 [N] in 0..1,
+                sides uint8 [N]: bits of the pixel's sides (`types.SIDE_STEPS`) across the
+                edges of its lines, away from the side whose colour follows the line (the
+                occluded side at a depth edge)
     """
     views = _check_views(views)
     n_rows, n_cols, h, w, _ = views.shape
@@ -105,11 +110,12 @@ def detect_epi_points(
             v = np.arange(n_rows, dtype=np.float32) - r0
             a = lab_views(col_keys).transpose(-1, -2).contiguous()
             lines.append(epi_lines(a, v, slopes, config, transposed=True))
-        xy, disp, conf = merge_lines(lines, (h, w))
+        xy, disp, conf, sides = merge_lines(lines, (h, w))
 
         if config.polish and len(xy):
-            xy, disp, conf = polish(lab_views(sweep_keys), sweep_uv, xy, disp, conf, config)
-    points = PointSet(xy.numpy(), disp.numpy(), conf.numpy())
+            xy, disp, conf, kept = polish(lab_views(sweep_keys), sweep_uv, xy, disp, conf, config)
+            sides = sides[kept]
+    points = PointSet(xy.numpy(), disp.numpy(), conf.numpy(), sides.numpy())
     return consistent_points(points, config.consistency_k, config.consistency_threshold)
 
 
