@@ -161,6 +161,7 @@ def tsukuba_case(passes: int, iters: int) -> dict | None:
             m = res.metrics
             out[label] = {
                 "views": len(scene),
+                "selected_views": m["views"],
                 "sparse_points": int(len(scene.points3d)),
                 "points_initial": m["points_initial"],
                 "points_swept": m["points_swept"],
@@ -302,6 +303,10 @@ def markdown(res: dict) -> str:
             if isinstance(m, dict):
                 b1, b05, mse = m["badpix_1"], m["badpix_0.5"], m["mse_x100"]
                 lines.append(f"| {name} | {b1:.2f} | {b05:.2f} | {mse:.1f} |")
+        for label in ("pair", "five"):
+            if "selected_views" in t.get(label, {}):
+                chosen = ", ".join(t[label]["selected_views"])
+                lines.append(f"\n{label}: the reference compared with {chosen} (`select_views`)")
     syn = res.get("synthetic")
     if syn:
         lines += [

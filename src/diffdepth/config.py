@@ -494,6 +494,9 @@ class MultiViewConfig(Config):
     optimize: bool = True
     max_views: int = 4  # views the reference is compared with (select_views)
     max_angle: float = 60.0  # ... whose viewing direction is within this many degrees
+    # ... and whose baseline is at most this many times the shortest of them: a view at twice
+    # the baseline matched worse than it helped (Tsukuba, see `points.pinhole.select_views`)
+    max_baseline_ratio: float = 1.5
     n_views: int = 4  # of those, views drawn at random for each loss evaluation
     densify: bool = True  # densify stage: plane-sweep points before optimising
     # its settings, in px of disparity of the nearest view
@@ -535,6 +538,13 @@ class MultiViewConfig(Config):
     support: SupportConfig = field(default_factory=SupportConfig)  # validity and confidence
 
     mode: ClassVar[str] = "multi_view"  # its entry in PRESETS
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.max_baseline_ratio >= 1.0:
+            raise ValueError(
+                f"MultiViewConfig.max_baseline_ratio must be >= 1, got {self.max_baseline_ratio}"
+            )
 
     @classmethod
     def default(cls) -> MultiViewConfig:

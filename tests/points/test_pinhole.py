@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from diffdepth.config import SweepConfig
-from diffdepth.points.pinhole import PinholeViews, cross_check, fill_hidden
+from diffdepth.config import MultiViewConfig, SweepConfig
+from diffdepth.points.pinhole import PinholeViews, cross_check, fill_hidden, select_views
 from diffdepth.synth import make_multiview
 
 
@@ -49,3 +49,17 @@ def test_fill_takes_the_farther_side():
     out = fill_hidden(rho, hidden, np.array([1.0, 0.0]))
     np.testing.assert_array_equal(out[1, 3:6], 1.0)
     np.testing.assert_array_equal(np.delete(out, 1, 0), np.delete(rho, 1, 0))
+
+
+def test_select_views_leaves_out_views_beyond_the_baseline_ratio():
+    # a row of five cameras, the reference in the middle: its neighbours on both sides are at
+    # one baseline, the outer two at two; a ratio of 1.5 keeps the neighbours only
+    scene, _ = make_multiview(n_views=5, height=24, width=32, layout="row", seed=0)
+    assert select_views(scene, 2, max_views=4) == [1, 3, 0, 4]
+    assert sorted(select_views(scene, 2, max_views=4, max_baseline_ratio=1.5)) == [1, 3]
+    assert sorted(select_views(scene, 2, max_views=4, max_baseline_ratio=2.0)) == [0, 1, 3, 4]
+    # at the end of the row the nearest view sets the scale: 1 baseline, then 2, 3, 4
+    assert select_views(scene, 0, max_views=4, max_baseline_ratio=1.5) == [1]
+    assert select_views(scene, 0, max_views=4, max_baseline_ratio=3.0) == [1, 2, 3]
+    with pytest.raises(ValueError, match="max_baseline_ratio"):
+        MultiViewConfig(max_baseline_ratio=0.5)

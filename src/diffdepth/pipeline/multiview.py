@@ -7,7 +7,8 @@ key (a larger inverse depth is nearer).
 Stages of an optimised run (each one a field of `MultiViewConfig`):
 
 1. views (`points.pinhole.select_views`): the views most alike the reference (viewing
-   direction within ``max_angle``, then the nearest), at most ``max_views``; the loss and every
+   direction within ``max_angle``, then the nearest; none with a baseline over
+   ``max_baseline_ratio`` times the shortest), at most ``max_views``; the loss and every
    photo-consistency test use only them;
 2. densify (`points.pinhole.densify_pinhole`): plane-sweep points (steps of 1/8 px) on a 3 px
    grid where the sweep is unambiguous and agrees with the sweep of the nearest view
@@ -134,7 +135,7 @@ def run_multiview(
         )
     from diffdepth.points.pinhole import PinholeViews, select_views
 
-    views = select_views(scene, ref, config.max_views, config.max_angle)
+    views = select_views(scene, ref, config.max_views, config.max_angle, config.max_baseline_ratio)
     pv = PinholeViews.from_scene(scene, ref, views, rho=scale)
     px_per_label = scale * pv.px_per_rho  # px of disparity of the nearest view per label unit
     normalised = PointSet(points.xy, points.value / scale, points.confidence)
