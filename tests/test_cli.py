@@ -40,6 +40,24 @@ def test_run_plain_and_no_optimize_write_outputs_and_their_config(
     assert info["plain"]["points_added"] == 0 and info["no_opt"]["points_added"] > 0
 
 
+def test_run_supervised_reads_the_ground_truth_of_the_folder(
+    tiny_hci, points_csv, tmp_path, capsys
+):
+    import json
+
+    folder, lf = tiny_hci
+    pts = points_csv(tmp_path / "p.csv", lf)
+    out = tmp_path / "sup"
+    code, err = _run(
+        capsys, "run", folder, "--out", out, "--points", pts, "--supervised",
+        "--passes", "1", "--iters", "2", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    info = json.loads((out / "config.json").read_text())
+    assert info["config"]["supervised"] is True
+    assert (out / "metrics.json").exists()
+
+
 def test_run_without_points_detects_them(write_tiny_hci, tmp_path, capsys):
     import json
 

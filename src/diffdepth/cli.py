@@ -455,7 +455,10 @@ def cmd_run(args) -> int:
     # truth's pixels once read, before any computation, in run_lightfield)
     name = layout.folder.resolve().name
     n_points = None if points is None else len(points)
-    check_lightfield_run(name, layout.grid, layout.shape, n_points, config, views_loaded=False)
+    has_gt = layout.gt_path is not None
+    check_lightfield_run(
+        name, layout.grid, layout.shape, n_points, config, views_loaded=False, has_gt=has_gt
+    )
     lf = read_lightfield(args.scene, gt_scale=args.gt_scale, layout=layout)
     t0 = time.perf_counter()
     result = run_lightfield(lf, points, config, progress=_progress(args))

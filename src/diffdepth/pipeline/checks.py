@@ -161,12 +161,14 @@ def check_lightfield_run(
     config,
     gt: np.ndarray | None = None,
     views_loaded: bool = True,
+    has_gt: bool = False,
 ) -> None:
     """Refuse (InputError) a light-field run that cannot work: views too small, a single view
     where EPI points or the re-projection loss need two, a supervised run without ground
     truth, ground truth without a valid pixel where it is scored, more memory than there is.
 
-    n_points: points given (None: the EPI detector finds them)."""
+    n_points: points given (None: the EPI detector finds them).  has_gt: the scene has a
+    ground-truth file that is not read yet (gt None before the views are decoded)."""
     from diffdepth.metrics.disparity import DEFAULT_BORDER, valid_mask
 
     check_view_size(shape, name)
@@ -182,7 +184,7 @@ def check_lightfield_run(
                 f"{name}: a single view; the re-projection loss needs at least two: "
                 f"{parameter('optimize')} diffuses the points as they are"
             )
-    if config.supervised and gt is None:
+    if config.supervised and gt is None and not has_gt:
         raise InputError(
             f"{name}: {parameter('supervised')} needs ground truth, and this scene has none"
         )
