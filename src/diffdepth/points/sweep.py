@@ -48,7 +48,6 @@ def sweep_disparity(
     winner), >= 1, inf where there is no other minimum, 1 where no subset of views sees the
     pixel.
     """
-
     h, w = problem.shape
     full = at is None
     if full:
