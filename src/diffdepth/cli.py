@@ -800,6 +800,20 @@ def crash_log(exc: BaseException, argv: list[str]) -> str | None:
     return path
 
 
+def _signal_behind(exc: BaseException) -> BaseException | None:
+    """The interrupt or termination an error was raised from, if any: a signal that arrives while
+    a compiled kernel's dispatcher is in C code surfaces as a SystemError whose cause is the
+    KeyboardInterrupt (or our SIGTERM exception)."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, (KeyboardInterrupt, _Terminated)):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def _unexpected(exc: BaseException, argv: list[str]) -> int:
     """One line for an error that is not bad input, with where its traceback went; status 1."""
     from diffdepth.io.results import interrupt_note
@@ -841,6 +855,13 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except BaseException as e:  # noqa: BLE001  (the last line of defence)
+        behind = _signal_behind(e)
+        if isinstance(behind, KeyboardInterrupt):
+            print(f"diffdepth: interrupted; {interrupt_note()}", file=sys.stderr)
+            return 130
+        if isinstance(behind, _Terminated):
+            print(f"diffdepth: terminated; {interrupt_note()}", file=sys.stderr)
+            return 143
         return _unexpected(e, argv)
 
 

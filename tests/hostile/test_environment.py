@@ -152,6 +152,38 @@ def test_an_unexpected_error_is_one_line_and_a_log(corpus, capsys, monkeypatch, 
 
 
 @pytest.mark.parametrize(
+    "signalled,code,word", [("int", 130, "interrupted"), ("term", 143, "terminated")]
+)
+def test_a_signal_inside_a_compiled_kernel_is_still_an_interrupt(
+    corpus, capsys, monkeypatch, signalled, code, word
+):
+    """A signal that lands while a kernel's dispatcher is in C code surfaces as a SystemError
+    whose cause is the interrupt: it is reported as the interrupt, not as a crash with a log."""
+    import diffdepth.pipeline
+    from diffdepth.cli import _Terminated
+
+    logs = corpus.root / "tmp"
+    logs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(logs))
+
+    def kernel(*a, **k):
+        try:
+            raise KeyboardInterrupt if signalled == "int" else _Terminated()
+        except BaseException as e:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set") from e
+
+    monkeypatch.setattr(diffdepth.pipeline, "run_lightfield", kernel)
+    out = corpus.old_result()
+    before = (out / "manifest.json").read_bytes()
+    argv = ["run", str(corpus.hci()), "--out", str(out), "--points", str(corpus.points()), "-q"]
+    assert main(argv) == code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"diffdepth: {word}; no result was written")
+    assert not list(logs.glob("diffdepth-error-*.log"))
+    assert (out / "manifest.json").read_bytes() == before
+
+
+@pytest.mark.parametrize(
     "sig,code,word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
 )
 def test_interrupt_during_the_computation(corpus, sig, code, word):
