@@ -126,10 +126,7 @@ def warp_kernel(
                         dx = (a01 - a00) + fy * ((a11 - a10) - (a01 - a00))
                         g = dx * gu + (bot - top) * gv
                         dwarp[k, c, y, x] = g
-                        if diff > 0.0:
-                            de += g
-                        elif diff < 0.0:
-                            de -= g
+                        de += g * np.sign(diff)  # no branch (see photo._kernels)
                 err[k, y, x] = e * inv_c
                 if grad:
                     derr[k, y, x] = de * inv_c
