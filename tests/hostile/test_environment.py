@@ -198,6 +198,8 @@ def test_interrupt_during_the_computation(corpus, sig, code, word):
             [sys.executable, "-m", "diffdepth", *map(str, argv)],
             stdout=subprocess.DEVNULL,
             stderr=err_file,
+            # a shell starts background jobs with SIGINT ignored, and children inherit that
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         t0 = time.time()
         while "pass 1/1000" not in log.read_text(errors="replace"):  # the progress bar

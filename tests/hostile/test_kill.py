@@ -224,6 +224,8 @@ def test_interrupt_while_writing_says_what_is_there(corpus, pause, says):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell starts background jobs with SIGINT ignored, and children inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     _wait(proc, ready)
     proc.send_signal(signal.SIGINT)
