@@ -53,7 +53,7 @@ from diffdepth.pipeline.lightfield import plain_model, postprocess
 from diffdepth.points.epi import detect_epi_points
 from diffdepth.synth.scenes import SCENES as SYNTHETIC
 from diffdepth.synth.scenes import make_scene
-from diffdepth.types import LightField
+from diffdepth.types import LightField, PointSet
 
 #: Which scenes today's settings were chosen on (whoever tunes a setting updates this line).
 TUNED_ON = (
@@ -231,7 +231,7 @@ class DiffdepthRunner:
 
     def __init__(self, lf: LightField, points, points_s: float):
         self.lf, self.points, self.points_s = lf, points, points_s
-        self.cache: dict[LightFieldConfig, tuple[np.ndarray, float, int]] = {}
+        self.cache: dict[LightFieldConfig, tuple[np.ndarray, float, int, PointSet]] = {}
 
     def run(self, config: LightFieldConfig) -> tuple[np.ndarray, float, dict]:
         """(disparity [H, W], wall seconds, info) of the variant with this config."""
@@ -244,11 +244,14 @@ class DiffdepthRunner:
         if key not in self.cache:
             t0 = time.perf_counter()
             res = run_lightfield(self.lf, self.points, key, progress=False)
-            self.cache[key] = (res.disparity, time.perf_counter() - t0, res.points_added)
-        before, run_s, added = self.cache[key]
+            run_s = time.perf_counter() - t0
+            self.cache[key] = (res.disparity, run_s, res.points_added, res.points_final)
+        before, run_s, added, model_points = self.cache[key]
         t0 = time.perf_counter()
         problem = LightFieldProblem.from_lightfield(self.lf, config.views)
-        disparity, refined = postprocess(self.lf, problem, before.copy(), config)
+        disparity, refined = postprocess(
+            self.lf, problem, before.copy(), config, points=model_points
+        )
         post_s = time.perf_counter() - t0
         info = {"points_added": added, "pixels_refined": refined, "post_s": round(post_s, 2)}
         return disparity, self.points_s + run_s + post_s, info

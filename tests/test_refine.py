@@ -85,3 +85,28 @@ def test_bad_input_is_rejected():
         refine_edges(bad, problem)
     with pytest.raises(ValueError, match="odd"):
         EdgeRefineConfig(window=4)
+
+
+def test_the_pixels_the_confidence_trusts_keep_their_label():
+    """Confidence at or above keep_confidence holds a pixel; the others are refined as before;
+    keep_confidence None ignores the confidence."""
+    problem, gt, inside = _two_layer_scene()
+    halo = ndimage.binary_dilation(inside, iterations=4) & ~inside
+    D = np.where(inside | halo, 2.0, 0.0)
+    confidence = np.zeros(D.shape, np.float32)
+    held = halo.copy()
+    held[:, D.shape[1] // 2 :] = False  # the left half of the halo is trusted
+    confidence[held] = 0.97
+    out, _ = refine_edges(D, problem, EdgeRefineConfig(), confidence)
+    assert np.array_equal(out[held], D[held].astype(np.float32))
+    free = halo & ~held
+    assert (np.abs(out - gt) > 0.07)[free].mean() < 0.1
+    free_out, _ = refine_edges(D, problem, EdgeRefineConfig(keep_confidence=None), confidence)
+    assert (np.abs(free_out - gt) > 0.07)[halo].mean() < 0.1
+    just_below = np.where(held, np.float32(0.94), np.float32(0.0))  # under the 0.95 default
+    below_out, _ = refine_edges(D, problem, EdgeRefineConfig(), just_below)
+    assert (np.abs(below_out - gt) > 0.07)[held].mean() < 0.1
+    with pytest.raises(ValueError, match="confidence"):
+        refine_edges(D, problem, EdgeRefineConfig(), confidence[:, :-1])
+    with pytest.raises(ValueError, match="keep_confidence"):
+        EdgeRefineConfig(keep_confidence=0.0)

@@ -396,11 +396,20 @@ class EdgeRefineConfig(Config):
     gamma: float = 0.05  # colour scale of the support weights (sum over channels, 0..1 images)
     rounds: int = 2  # rounds of re-choosing (each takes its candidates from the map before it)
     min_change: float = 0.03  # candidates closer than this to the current value are not tried
+    # pixels whose confidence (`diffdepth.confidence`, given to the refinement) is at least this
+    # keep their label: a point that agrees with the map sits on them, or the views single the
+    # label out; None: every pixel near a discontinuity may change
+    keep_confidence: float | None = 0.95
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.window < 1 or self.window % 2 == 0:
             raise ValueError("EdgeRefineConfig: window must be a positive odd number")
+        if self.keep_confidence is not None and not 0 < self.keep_confidence <= 1:
+            raise ValueError(
+                f"EdgeRefineConfig.keep_confidence must be in (0, 1] or null, "
+                f"got {self.keep_confidence}"
+            )
         if not self.gamma > 0 or self.rounds < 0 or not self.jump > 0 or self.radius < 0:
             raise ValueError("EdgeRefineConfig: gamma, jump > 0; rounds, radius >= 0")
         if any(int(d) < 1 for d in self.distances):

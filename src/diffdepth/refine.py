@@ -7,7 +7,10 @@ foreground across.  Such a pixel's right value is usually already in the map a f
 on the background.  So, for every pixel within ``radius`` px of a discontinuity of the map (its
 range over 3x3 px exceeds ``jump``), the map shifted by each of 8 directions x ``distances`` px
 is a candidate; each candidate is scored by photo-consistency, and a pixel takes the candidate of
-lowest cost when it costs less than the pixel's current value (``rounds`` times over).
+lowest cost when it costs less than the pixel's current value (``rounds`` times over).  Given the
+map's confidence (`diffdepth.confidence`), the pixels trusted at ``keep_confidence`` or more are
+left as they are: an accurate point that agrees with the map sits on them (or the views single
+their label out), and a shifted copy of a neighbour's label is no better an answer there.
 
 The cost is occlusion-aware, as in the plane sweep of `diffdepth.points.sweep`: the photo layer's
 `subset_errors` of the candidate map over `one_sided_subsets` of the views (a background pixel
@@ -69,9 +72,13 @@ def refine_edges(
     D: np.ndarray,
     problem: LightFieldProblem,
     config: EdgeRefineConfig = EdgeRefineConfig(),  # noqa: B008 (frozen dataclass)
+    confidence: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """The map with its pixels near depth discontinuities re-chosen among shifted copies of
-    itself by occlusion-aware photo-consistency.  Returns (float32 [H, W], pixels changed)."""
+    itself by occlusion-aware photo-consistency.  Returns (float32 [H, W], pixels changed).
+
+    confidence: the map's confidence [H, W] in 0..1 (`diffdepth.confidence`); the pixels at or
+    above ``config.keep_confidence`` keep their label (None: no pixel is held)."""
     D = np.asarray(D, np.float64)
     if D.shape != problem.shape:
         raise ValueError(f"refine_edges: map {D.shape} and views {problem.shape} do not match")
@@ -80,7 +87,7 @@ def refine_edges(
     def map_costs(Dm: np.ndarray, need: np.ndarray, out: np.ndarray) -> None:
         subset_errors(problem.ref, problem.views, problem.offsets, member, Dm, need, out=out)
 
-    return refine_edges_with(D, problem.ref, map_costs, len(member), config)
+    return refine_edges_with(D, problem.ref, map_costs, len(member), config, confidence)
 
 
 def refine_edges_with(
@@ -89,11 +96,13 @@ def refine_edges_with(
     map_costs,
     n_subsets: int,
     config: EdgeRefineConfig = EdgeRefineConfig(),  # noqa: B008 (frozen dataclass)
+    confidence: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """`refine_edges` for any camera model: ``map_costs(Dm, need, out)`` writes into out
     float32 [n_subsets, H, W] the error of every view subset at each pixel's own label Dm[y, x]
     (only where need[y, x]; UNSEEN where no view of the subset sees the pixel). D [H, W] is in
-    the units of ``config.jump`` and ``config.min_change``; ref [H, W, C]."""
+    the units of ``config.jump`` and ``config.min_change``; ref [H, W, C]; confidence as in
+    `refine_edges`."""
     from diffdepth import _refine_numba as k
 
     D = np.array(D, np.float64)  # a private copy, updated in place
@@ -104,6 +113,13 @@ def refine_edges_with(
         raise ValueError("refine_edges: the map has non-finite values")
     start = D.copy()
     mask = edge_mask(D, config)
+    if confidence is not None and config.keep_confidence is not None:
+        confidence = np.asarray(confidence)
+        if confidence.shape != D.shape:
+            raise ValueError(
+                f"refine_edges: confidence {confidence.shape} and map {D.shape} do not match"
+            )
+        mask &= ~(confidence >= config.keep_confidence)  # NaN confidence holds nothing
     if config.rounds == 0 or not mask.any():
         return D.astype(np.float32), 0
     py, px = (a.astype(np.int64) for a in np.nonzero(mask))

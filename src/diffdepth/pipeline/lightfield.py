@@ -165,14 +165,24 @@ def postfilter_stage(disparity: np.ndarray, ref: np.ndarray, config: MedianConfi
 
 
 def refine_stage(
-    disparity: np.ndarray, problem: LightFieldProblem, config: LightFieldConfig
+    disparity: np.ndarray,
+    problem: LightFieldProblem,
+    config: LightFieldConfig,
+    points: PointSet | None = None,
 ) -> tuple[np.ndarray, int]:
     """The edge refinement on the central row and column of views, then (with the post-filter
-    on) the median again, which removes its isolated choices.  Returns the map and the number
-    of pixels refined."""
+    on) the median again, which removes its isolated choices.  With ``points`` (those the map
+    was made from), the map's confidence holds the pixels it trusts
+    (``config.refine.keep_confidence``).  Returns the map and the number of pixels refined."""
     from diffdepth.refine import refine_edges
 
-    disparity, n_refined = refine_edges(disparity, problem.crosshair(), config.refine)
+    views = problem.crosshair()
+    confidence = None
+    if points is not None and config.refine.keep_confidence is not None:
+        from diffdepth.confidence import disparity_confidence
+
+        confidence = disparity_confidence(views, disparity, points, config.confidence)
+    disparity, n_refined = refine_edges(disparity, views, config.refine, confidence)
     if config.postfilter and n_refined:
         disparity = postfilter_stage(disparity, problem.ref, config.median)
     return disparity, n_refined
@@ -220,10 +230,13 @@ def postprocess(
     disparity: np.ndarray,
     config: LightFieldConfig,
     stage=None,
+    points: PointSet | None = None,
 ) -> tuple[np.ndarray, int]:
     """The stages after the model's map, with their switches: the post-filter, then (after a
-    self-supervised run) the edge refinement.  ``stage(name)``: a context manager that times
-    each stage (or None).  Returns the map and the number of pixels refined."""
+    self-supervised run) the edge refinement, held by the map's confidence when ``points``
+    (those the map was made from: the model's final points) are given.  ``stage(name)``: a
+    context manager that times each stage (or None).  Returns the map and the number of pixels
+    refined."""
     stage = stage or (lambda name: nullcontext())
     if config.postfilter:
         with stage("postfilter"):
@@ -231,7 +244,7 @@ def postprocess(
     n_refined = 0
     if config.edge_refine and not config.supervised and len(problem):
         with stage("refine"):
-            disparity, n_refined = refine_stage(disparity, problem, config)
+            disparity, n_refined = refine_stage(disparity, problem, config, points)
     return disparity, n_refined
 
 
@@ -280,12 +293,13 @@ def run_lightfield(
             history = optimise_stage(model, lf, problem, config, progress)
     with torch.no_grad():
         disparity = model().detach().float().cpu().numpy()
-    disparity, n_refined = postprocess(lf, problem, disparity, config, stage)
+    model_points = final_points(model)
+    disparity, n_refined = postprocess(lf, problem, disparity, config, stage, model_points)
     with stage("confidence"):
         from diffdepth.confidence import disparity_confidence
 
         confidence = disparity_confidence(
-            problem.crosshair(), disparity, merge_points(points, added), config.confidence
+            problem.crosshair(), disparity, model_points, config.confidence
         )
     plain = is_plain(config)
     t_plain = time.perf_counter()
@@ -299,7 +313,7 @@ def run_lightfield(
     return LightFieldResult(
         disparity=disparity,
         points_initial=points,
-        points_final=final_points(model),
+        points_final=model_points,
         history=history,
         metrics=metrics,
         timings=timings,
