@@ -61,7 +61,8 @@ TUNED_ON = (
     "y, clutter), by their average: sweep eps, splat footprint sigma_s and colour Q (see suite_"
     "tuning.md); the EPI ridge rule's values (ridge_width 5 px, ridge_tol 0.1, ridge_shift 1 px"
     ") were read off the thin scene's strips and checked, not swept, on all nine scenes (suite_"
-    "tuning.md section 5); earlier settings on antinous only"
+    "tuning.md section 5); the edge refinement's keep_confidence (0.95) by the average of the "
+    "same eight (suite_tuning.md section 6); earlier settings on antinous only"
 )
 
 ROOT = Path(__file__).resolve().parents[1]
