@@ -842,27 +842,20 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, UsageError) as e:
         print(f"diffdepth: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"diffdepth: interrupted; {interrupt_note()}", file=sys.stderr)
-        return 130
-    except _Terminated:
-        print(f"diffdepth: terminated; {interrupt_note()}", file=sys.stderr)
-        return 143
     except SystemExit:
         raise  # --help, --version
     except BrokenPipeError:  # the reader of our output went away (diffdepth ... | head)
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except BaseException as e:  # noqa: BLE001  (the last line of defence)
-        behind = _signal_behind(e)
-        if isinstance(behind, KeyboardInterrupt):
-            print(f"diffdepth: interrupted; {interrupt_note()}", file=sys.stderr)
-            return 130
-        if isinstance(behind, _Terminated):
-            print(f"diffdepth: terminated; {interrupt_note()}", file=sys.stderr)
-            return 143
-        return _unexpected(e, argv)
+    except BaseException as e:  # noqa: BLE001  (signals, and the last line of defence)
+        behind = _signal_behind(e)  # the signal itself, or one an error was raised from
+        if behind is None:
+            return _unexpected(e, argv)
+        interrupted = isinstance(behind, KeyboardInterrupt)
+        word, code = ("interrupted", 130) if interrupted else ("terminated", 143)
+        print(f"diffdepth: {word}; {interrupt_note()}", file=sys.stderr)
+        return code
 
 
 def _main(argv: list[str]) -> int:
