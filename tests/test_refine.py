@@ -8,7 +8,13 @@ from scipy import ndimage
 
 from diffdepth import _refine_numba as k
 from diffdepth.photo import LightFieldProblem
-from diffdepth.refine import EdgeRefineConfig, aggregate_reference, edge_mask, refine_edges
+from diffdepth.refine import (
+    EdgeRefineConfig,
+    adopt_candidates,
+    aggregate_reference,
+    edge_mask,
+    refine_edges,
+)
 
 
 def _crosshair(n=2):
@@ -110,3 +116,61 @@ def test_the_pixels_the_confidence_trusts_keep_their_label():
         refine_edges(D, problem, EdgeRefineConfig(), confidence[:, :-1])
     with pytest.raises(ValueError, match="keep_confidence"):
         EdgeRefineConfig(keep_confidence=0.0)
+
+
+def test_a_candidate_is_adopted_where_the_views_prefer_it():
+    """The second pass: a textured square labelled 1 px off takes the candidate's right label;
+    the wall, whose label is right, keeps it although the candidate is wrong there."""
+    problem, gt, inside = _two_layer_scene()
+    D = np.where(inside, 1.0, 0.0)  # the square is wrong, the wall right
+    candidate = np.where(inside, 2.0, 0.5)  # the square right, the wall wrong
+    out, changed = adopt_candidates(D, candidate, problem)
+    core = ndimage.binary_erosion(inside, iterations=3)
+    wall = ~ndimage.binary_dilation(inside, iterations=6)
+    assert (out[core] == 2.0).mean() > 0.95
+    assert (out[wall] == 0.0).mean() > 0.95
+    assert changed == int((out != D.astype(np.float32)).sum())
+
+
+def test_a_candidate_the_views_cannot_tell_apart_is_not_adopted():
+    """Without texture every label matches as well as any other: the margin keeps the map; a
+    margin of None (or a light field of one view) adopts nothing."""
+    h, w = 32, 40
+    offs = _crosshair(2)
+    flat = np.full((h, w, 3), 0.4)
+    problem = LightFieldProblem(flat, np.stack([flat] * len(offs)), offs)
+    D = np.zeros((h, w))
+    out, changed = adopt_candidates(D, D + 0.7, problem)
+    assert changed == 0 and np.array_equal(out, D.astype(np.float32))
+    textured, gt, inside = _two_layer_scene()
+    D = np.where(inside, 1.0, 0.0)
+    out, changed = adopt_candidates(D, gt, textured, EdgeRefineConfig(adopt_margin=None))
+    assert changed == 0 and np.array_equal(out, D.astype(np.float32))
+
+
+def test_the_adoption_margin_is_a_margin():
+    """A larger margin adopts a subset of what a smaller one adopts, and a candidate equal to
+    the map changes nothing."""
+    problem, gt, inside = _two_layer_scene()
+    rng = np.random.default_rng(5)
+    D = gt + rng.normal(0.0, 0.3, gt.shape)
+    cand = gt + rng.normal(0.0, 0.2, gt.shape)  # better on the whole, not everywhere
+    loose, n_loose = adopt_candidates(D, cand, problem, EdgeRefineConfig(adopt_margin=0.0))
+    tight, n_tight = adopt_candidates(D, cand, problem, EdgeRefineConfig(adopt_margin=0.6))
+    assert 0 < n_tight < n_loose
+    assert np.all((tight != D.astype(np.float32)) <= (loose != D.astype(np.float32)))
+    _, same = adopt_candidates(gt, gt, problem)
+    assert same == 0
+
+
+def test_adoption_rejects_bad_input():
+    problem, gt, _ = _two_layer_scene()
+    with pytest.raises(ValueError, match="do not match"):
+        adopt_candidates(gt, gt[:, :-1], problem)
+    bad = gt.copy()
+    bad[2, 2] = np.inf
+    with pytest.raises(ValueError, match="non-finite"):
+        adopt_candidates(gt, bad, problem)
+    for margin in (1.0, -0.1):
+        with pytest.raises(ValueError, match="adopt_margin"):
+            EdgeRefineConfig(adopt_margin=margin)

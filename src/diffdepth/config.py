@@ -400,9 +400,17 @@ class EdgeRefineConfig(Config):
     # keep their label: a point that agrees with the map sits on them, or the views single the
     # label out; None: every pixel near a discontinuity may change
     keep_confidence: float | None = 0.95
+    # second pass of the light-field refinement: every pixel takes the EPI orientation
+    # estimate (`diffdepth.points.orientation`) where its cost is below (1 - adopt_margin) x
+    # that of its label; chosen on the accuracy suite's average; None: no second pass
+    adopt_margin: float | None = 0.3
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.adopt_margin is not None and not 0 <= self.adopt_margin < 1:
+            raise ValueError(
+                f"EdgeRefineConfig.adopt_margin must be in [0, 1) or null, got {self.adopt_margin}"
+            )
         if self.window < 1 or self.window % 2 == 0:
             raise ValueError("EdgeRefineConfig: window must be a positive odd number")
         if self.keep_confidence is not None and not 0 < self.keep_confidence <= 1:

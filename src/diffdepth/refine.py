@@ -82,12 +82,45 @@ def refine_edges(
     D = np.asarray(D, np.float64)
     if D.shape != problem.shape:
         raise ValueError(f"refine_edges: map {D.shape} and views {problem.shape} do not match")
+    return refine_edges_with(D, problem.ref, *_lightfield_costs(problem), config, confidence)
+
+
+def _lightfield_costs(problem: LightFieldProblem):
+    """(map_costs, number of subsets) of a light field for `_scorer`: the photo layer's errors
+    of the labels over the one-sided subsets of its views."""
     member = one_sided_subsets(problem.offsets)
 
     def map_costs(Dm: np.ndarray, need: np.ndarray, out: np.ndarray) -> None:
         subset_errors(problem.ref, problem.views, problem.offsets, member, Dm, need, out=out)
 
-    return refine_edges_with(D, problem.ref, map_costs, len(member), config, confidence)
+    return map_costs, len(member)
+
+
+def _scorer(ref_c: np.ndarray, map_costs, n_subsets: int, mask: np.ndarray, config):
+    """score(Dm) -> float32 [M]: the occlusion-aware cost of each pixel of ``mask`` (in
+    np.nonzero order) at the labels of the map Dm: per view subset the support-weighted mean
+    over the ``config.window`` neighbourhood of the subset's error, the best subset kept."""
+    from diffdepth import _refine_numba as k
+
+    py, px = (a.astype(np.int64) for a in np.nonzero(mask))
+    r = config.window // 2
+    need = ndimage.binary_dilation(mask, np.ones((config.window,) * 2, dtype=bool))
+    weights = np.empty((len(px), config.window**2), np.float32)
+    k.support_weights(ref_c, py, px, r, 1.0 / config.gamma, weights)
+    costs = np.empty((n_subsets,) + mask.shape, np.float32)
+
+    def score(Dm: np.ndarray) -> np.ndarray:
+        map_costs(Dm, need, costs)
+        out = np.empty(len(px), np.float32)
+        k.aggregate_min(costs, weights, py, px, r, out)
+        return out
+
+    return score
+
+
+def _reference_colours(ref: np.ndarray) -> np.ndarray:
+    ref_c = np.ascontiguousarray(ref, dtype=np.float32)
+    return ref_c[..., None] if ref_c.ndim == 2 else ref_c
 
 
 def refine_edges_with(
@@ -103,12 +136,8 @@ def refine_edges_with(
     (only where need[y, x]; UNSEEN where no view of the subset sees the pixel). D [H, W] is in
     the units of ``config.jump`` and ``config.min_change``; ref [H, W, C]; confidence as in
     `refine_edges`."""
-    from diffdepth import _refine_numba as k
-
     D = np.array(D, np.float64)  # a private copy, updated in place
-    ref_c = np.ascontiguousarray(ref, dtype=np.float32)
-    if ref_c.ndim == 2:
-        ref_c = ref_c[..., None]
+    ref_c = _reference_colours(ref)
     if not np.isfinite(D).all():
         raise ValueError("refine_edges: the map has non-finite values")
     start = D.copy()
@@ -123,23 +152,13 @@ def refine_edges_with(
     if config.rounds == 0 or not mask.any():
         return D.astype(np.float32), 0
     py, px = (a.astype(np.int64) for a in np.nonzero(mask))
-    r = config.window // 2
-    need = ndimage.binary_dilation(mask, np.ones((config.window,) * 2, dtype=bool))
-    weights = np.empty((len(px), config.window**2), np.float32)
-    k.support_weights(ref_c, py, px, r, 1.0 / config.gamma, weights)
-    costs = np.empty((n_subsets,) + D.shape, np.float32)
+    score = _scorer(ref_c, map_costs, n_subsets, mask, config)
     shifts = [
         (dx * s, dy * s)
         for dist in config.distances
         for dx, dy in _DIRECTIONS
         for s in [max(1, int(round(dist / np.hypot(dx, dy))))]
     ]
-
-    def score(Dm: np.ndarray) -> np.ndarray:
-        map_costs(Dm, need, costs)
-        out = np.empty(len(px), np.float32)
-        k.aggregate_min(costs, weights, py, px, r, out)
-        return out
 
     for _ in range(config.rounds):
         best = score(D)
@@ -154,3 +173,35 @@ def refine_edges_with(
         D[py, px] = best_d  # every candidate of this round was taken from the map before
     changed = int((D != start).sum())
     return D.astype(np.float32), changed
+
+
+def adopt_candidates(
+    D: np.ndarray,
+    candidate: np.ndarray,
+    problem: LightFieldProblem,
+    config: EdgeRefineConfig = EdgeRefineConfig(),  # noqa: B008 (frozen dataclass)
+) -> tuple[np.ndarray, int]:
+    """The map with each pixel replaced by the candidate map's label where the views match that
+    label clearly better: its occlusion-aware cost (as in `refine_edges`) is below
+    (1 - ``config.adopt_margin``) times that of the pixel's own label.  Every pixel is tried
+    (None margin: none).  Returns (float32 [H, W], pixels changed).
+
+    Where the views cannot tell the labels apart (no texture, or a candidate as good as the
+    map) the margin keeps the map: the candidate has to earn each pixel."""
+    D = np.array(D, np.float64)
+    candidate = np.asarray(candidate, np.float64)
+    if D.shape != problem.shape or candidate.shape != problem.shape:
+        raise ValueError(
+            f"adopt_candidates: map {D.shape}, candidate {candidate.shape} and views "
+            f"{problem.shape} do not match"
+        )
+    if not (np.isfinite(D).all() and np.isfinite(candidate).all()):
+        raise ValueError("adopt_candidates: the maps have non-finite values")
+    if config.adopt_margin is None or len(problem) == 0:
+        return D.astype(np.float32), 0
+    mask = np.ones(D.shape, bool)
+    score = _scorer(_reference_colours(problem.ref), *_lightfield_costs(problem), mask, config)
+    take = score(candidate) < (1.0 - config.adopt_margin) * score(D)
+    take = take.reshape(D.shape) & (candidate != D)
+    D[take] = candidate[take]
+    return D.astype(np.float32), int(take.sum())

@@ -169,12 +169,16 @@ def refine_stage(
     problem: LightFieldProblem,
     config: LightFieldConfig,
     points: PointSet | None = None,
+    candidate: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
-    """The edge refinement on the central row and column of views, then (with the post-filter
-    on) the median again, which removes its isolated choices.  With ``points`` (those the map
-    was made from), the map's confidence holds the pixels it trusts
-    (``config.refine.keep_confidence``).  Returns the map and the number of pixels refined."""
-    from diffdepth.refine import refine_edges
+    """The edge refinement on the central row and column of views; then, given a
+    ``candidate`` map (the EPI orientation estimate), its second pass, which lets every pixel
+    take the candidate's label where the views match it clearly better
+    (``config.refine.adopt_margin``); then (with the post-filter on) the median again, which
+    removes isolated choices.  With ``points`` (those the map was made from), the map's
+    confidence holds the pixels it trusts in the first pass (``config.refine.keep_confidence``).
+    Returns the map and the number of pixels either pass changed."""
+    from diffdepth.refine import adopt_candidates, refine_edges
 
     views = problem.crosshair()
     confidence = None
@@ -182,10 +186,26 @@ def refine_stage(
         from diffdepth.confidence import disparity_confidence
 
         confidence = disparity_confidence(views, disparity, points, config.confidence)
-    disparity, n_refined = refine_edges(disparity, views, config.refine, confidence)
+    before = np.asarray(disparity, np.float32)
+    disparity, _ = refine_edges(disparity, views, config.refine, confidence)
+    if candidate is not None:
+        disparity, _ = adopt_candidates(disparity, candidate, views, config.refine)
+    n_refined = int((disparity != before).sum())
     if config.postfilter and n_refined:
         disparity = postfilter_stage(disparity, problem.ref, config.median)
     return disparity, n_refined
+
+
+def orientation_candidate(
+    lf: LightField, disparity: np.ndarray, points: PointSet | None
+) -> np.ndarray:
+    """The EPI orientation estimate of the reference view (`diffdepth.points.orientation`)
+    over the scene's disparity range (when unknown, that of the points, or of the map)."""
+    from diffdepth.points.orientation import structure_tensor_disparity
+
+    if lf.disp_range is None and (points is None or len(points) == 0):
+        points = PointSet(np.zeros((disparity.size, 2)), np.asarray(disparity, np.float64).ravel())
+    return structure_tensor_disparity(lf.views, lf.ref, sweep_range(lf, points))
 
 
 def is_plain(config: LightFieldConfig) -> bool:
@@ -244,7 +264,10 @@ def postprocess(
     n_refined = 0
     if config.edge_refine and not config.supervised and len(problem):
         with stage("refine"):
-            disparity, n_refined = refine_stage(disparity, problem, config, points)
+            candidate = None
+            if config.refine.adopt_margin is not None:
+                candidate = orientation_candidate(lf, disparity, points)
+            disparity, n_refined = refine_stage(disparity, problem, config, points, candidate)
     return disparity, n_refined
 
 
