@@ -203,7 +203,10 @@ def _add_common_run_flags(p: argparse.ArgumentParser, replay: bool = False) -> N
         help="Adam steps per phase (default: the preset's)",
     )
     p.add_argument(
-        "--no-refine", action="store_true", help="light fields: no edge refinement after optimising"
+        "--no-refine",
+        action="store_true",
+        help="light fields: no refinement after optimising (neither the edge pass nor the "
+        "EPI orientation pass)",
     )
     _add_output_flags(p)
 

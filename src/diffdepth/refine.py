@@ -20,7 +20,16 @@ gamma) (so that the window does not reach across the colour edge of the occluder
 subset kept.  This is PatchMatch-style propagation (Bleyer et al., BMVC 2011) with adaptive
 support weights (Yoon & Kweon, PAMI 2006), restricted to the neighbourhood of the map's edges.
 
+A second pass (`adopt_candidates`) scores another map of candidates the same way at every pixel
+and takes a candidate where it costs less than (1 - ``adopt_margin``) times the pixel's own
+label.  The light-field run offers the local orientation of its EPIs
+(`diffdepth.points.orientation`): accurate to a few hundredths of a pixel where the views have
+texture along a row or column of the grid, where diffusion between sparse points is only as
+good as its interpolation (slanted and curved surfaces, weak texture, stripes), and wrong
+elsewhere; the margin lets it win only where the views clearly prefer it.
+
     D_refined, changed = refine_edges(D, problem)
+    D_fused, adopted = adopt_candidates(D_refined, candidate, problem)
 
 problem: a `diffdepth.photo.LightFieldProblem` (reference view, views in 0..1, offsets).
 `aggregate_reference` is the plain numpy definition the compiled aggregation is tested against.

@@ -68,3 +68,13 @@ def test_structure_tensor_sheared_for_large_disparities(d):
     sheared = np.median(np.abs(structure_tensor_disparity(views, (4, 4), (-3.2, 2.8)) - d)[INNER])
     plain = np.median(np.abs(structure_tensor_disparity(views, (4, 4)) - d)[INNER])
     assert sheared < 0.02 and plain > 2 * sheared, (sheared, plain)
+
+
+def test_the_shear_is_ndimage_shift():
+    """The whole-pixel fast path of the shear equals ndimage.shift (order 1, nearest)."""
+    from diffdepth.points.orientation import _shift_x
+
+    img = np.random.default_rng(0).random((5, 11, 3)).astype(np.float32)
+    for s in (-3.0, 0.0, 2.0, 12.0, 1.5, -0.25):
+        ref = ndimage.shift(img, (0, s, 0), order=1, mode="nearest")
+        np.testing.assert_array_equal(_shift_x(img, s), ref)

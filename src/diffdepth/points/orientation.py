@@ -59,6 +59,16 @@ def _epi_orientation(stack: np.ndarray, inner: float, outer: float) -> tuple[np.
     return np.tan(phi), coherence
 
 
+def _shift_x(img: np.ndarray, shift: float) -> np.ndarray:
+    """img [H, W, C] moved by ``shift`` px along x (out[:, x] = img[:, x - shift]), linear
+    interpolation, the border replicated: ndimage.shift's order 1, "nearest" mode; a copy of
+    columns when the shift is whole (the usual case: integer levels times integer offsets)."""
+    if shift == round(shift):
+        cols = np.clip(np.arange(img.shape[1]) - int(round(shift)), 0, img.shape[1] - 1)
+        return img[:, cols]
+    return ndimage.shift(img, (0, shift, 0), order=1, mode="nearest")
+
+
 def shear_levels(disp_range: tuple[float, float] | None, step: float = 1.0) -> np.ndarray:
     """The disparities the EPIs are sheared to: the multiples of ``step`` nearest to the ends
     of disp_range and those between (just 0 when the range lies within +-step / 2, or is
@@ -87,7 +97,7 @@ def structure_tensor_disparity(
     level, the most coherent estimate whose residual |d - s| stays within 0.6 shear steps
     (the most coherent of all where none does). Within +-0.5 px this is the plain method."""
     r0, c0 = ref
-    rgb = np.asarray(views, dtype=np.float64)
+    rgb = np.asarray(views, dtype=np.float32)
     lines = []  # (stack [S, H', W', 3] along x', offsets [S], transposed)
     if rgb.shape[1] > 1:  # central row: EPI (u, x)
         lines.append((rgb[r0], np.arange(rgb.shape[1]) - c0, False))
@@ -101,10 +111,7 @@ def structure_tensor_disparity(
     for level in shear_levels(disp_range, shear_step):
         for stack, offsets, transposed in lines:
             if level != 0.0:  # view s at x - level * s: the lines keep slope d - level
-                stack = np.stack(
-                    [ndimage.shift(v, (0, level * o, 0), order=1, mode="nearest")
-                     for v, o in zip(stack, offsets)]
-                )  # fmt: skip
+                stack = np.stack([_shift_x(v, level * o) for v, o in zip(stack, offsets)])
             d, c = _epi_orientation(stack, inner, outer)
             if transposed:
                 d, c = d.T, c.T
