@@ -28,6 +28,10 @@ MIN_SIDE = 8
 LF_PER_PIXEL = 400.0
 #: per pixel and per view of the central row and column, when the EPI detector runs
 LF_EPI_PER_VIEW_PIXEL = 100.0
+#: per pixel and per view of the longer of the central row and column, when the refinement's
+#: orientation pass runs (the EPI structure tensor works on one grid line at a time: 52 bytes
+#: measured on antinous)
+LF_ORIENTATION_PER_VIEW_PIXEL = 60.0
 #: per pixel and per view in the loss (crosshair: U + V - 2; all: U V - 1)
 LF_PER_VIEW_PIXEL = 45.0
 #: with --distance vgg: per pixel, and per pixel and view in the loss (64-channel features)
@@ -93,6 +97,8 @@ def lightfield_peak_bytes(
     per_px = LF_PER_PIXEL
     if n_points is None:
         per_px += LF_EPI_PER_VIEW_PIXEL * (rows + cols)
+    if config.edge_refine and not config.supervised and config.refine.adopt_margin is not None:
+        per_px += LF_ORIENTATION_PER_VIEW_PIXEL * max(rows, cols)
     if config.optimize or config.densify:  # the loss's views, or the sweep's
         per_px += LF_PER_VIEW_PIXEL * in_loss
     if config.optimize and config.loss.distance == "vgg":
