@@ -402,7 +402,8 @@ class EdgeRefineConfig(Config):
     keep_confidence: float | None = 0.95
     # second pass of the light-field refinement: every pixel takes the EPI orientation
     # estimate (`diffdepth.points.orientation`) where its cost is below (1 - adopt_margin) x
-    # that of its label; chosen on the accuracy suite's average; None: no second pass
+    # that of its label, on grids of at least 3 x 3 views; chosen on the accuracy suite's
+    # average; None: no second pass
     adopt_margin: float | None = 0.3
 
     def __post_init__(self) -> None:

@@ -226,3 +226,28 @@ def test_the_orientation_pass_corrects_interpolation_between_points():
     # without a known range, the candidate searches the map's own
     unknown = orientation_candidate(dataclasses.replace(lf, disp_range=None), rough, None)
     assert np.median(np.abs(unknown - lf.gt)[inner]) < 0.03
+
+
+def test_the_orientation_pass_needs_a_grid_of_views(monkeypatch):
+    """A single row of views (a stereo rig) gets the edge pass alone; a 3 x 3 grid the
+    orientation pass as well."""
+    import diffdepth.pipeline.lightfield as pipeline_lf
+    from diffdepth.photo import LightFieldProblem
+
+    asked = []
+    real = pipeline_lf.orientation_candidate
+
+    def spy(lf, disparity, points):
+        asked.append(lf.grid)
+        return real(lf, disparity, points)
+
+    monkeypatch.setattr(pipeline_lf, "orientation_candidate", spy)
+    config = LightFieldConfig(postfilter=False)
+    for grid in ((1, 5), (3, 3)):
+        lf = make_lightfield(32, 40, grid, seed=3)
+        problem = LightFieldProblem.from_lightfield(lf)
+        pipeline_lf.postprocess(lf, problem, lf.gt.astype(np.float32), config)
+    assert asked == [(3, 3)]
+    assert not pipeline_lf.orientation_pass(
+        (9, 9), config.replace(refine=config.refine.replace(adopt_margin=None))
+    )
