@@ -62,7 +62,9 @@ TUNED_ON = (
     "tuning.md); the EPI ridge rule's values (ridge_width 5 px, ridge_tol 0.1, ridge_shift 1 px"
     ") were read off the thin scene's strips and checked, not swept, on all nine scenes (suite_"
     "tuning.md section 5); the edge refinement's keep_confidence (0.95) by the average of the "
-    "same eight (suite_tuning.md section 6); earlier settings on antinous only"
+    "same eight (suite_tuning.md section 6); the orientation pass's adopt_margin (0.3) by the "
+    "average of the same eight, and its rule of grids of 3 x 3 views or more on Tsukuba, the "
+    "suite's only single row (suite_tuning.md section 7); earlier settings on antinous only"
 )
 
 ROOT = Path(__file__).resolve().parents[1]
