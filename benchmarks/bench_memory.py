@@ -46,13 +46,14 @@ def status(key):
             return int(line.split()[1]) * 1024
 
 import diffdepth
-from diffdepth.points.base import PointSet
+from diffdepth.types import PointSet
 kind, size, h, w, views, distance, n = json.loads(sys.argv[1])
 if kind == "lightfield":
-    from diffdepth.pipeline import RunConfig, run_lightfield
+    from diffdepth.config import LightFieldConfig
+    from diffdepth.pipeline import run_lightfield
     from diffdepth.pipeline.checks import lightfield_peak_bytes
     from diffdepth.synth import make_lightfield
-    base = RunConfig()
+    base = LightFieldConfig()
     cfg = replace(base, views=views, optim=replace(base.optim, passes=1, iters_per_phase=2),
                   loss=replace(base.loss, distance=distance))
     run_lightfield(make_lightfield(height=40, width=48, grid=(3, 3), supersample=1), None,
