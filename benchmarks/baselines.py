@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffdepth.points.orientation import shear_levels, structure_tensor_disparity
+from diffdepth.points.orientation import structure_tensor_disparity
 
-__all__ = ["sgbm_disparity", "shear_levels", "structure_tensor_disparity"]
+__all__ = ["sgbm_disparity", "structure_tensor_disparity"]
 
 
 def sgbm_disparity(

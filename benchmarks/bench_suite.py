@@ -217,7 +217,7 @@ def scene_range(lf: LightField, points) -> tuple[float, float]:
     as the plane sweep widens it)."""
     from diffdepth.pipeline.lightfield import sweep_range
 
-    return sweep_range(lf, points)
+    return sweep_range(lf, None if points is None else points.value)
 
 
 def _first_sentence(doc: str | None) -> str:

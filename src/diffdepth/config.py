@@ -474,6 +474,16 @@ class LightFieldConfig(Config):
         """The config of the named entry of `PRESETS` (fast, default, paper)."""
         return _preset(cls, name)
 
+    def orientation_pass(self, grid: tuple[int, int]) -> bool:
+        """Whether a run of this config on a light field of this grid has the refinement's
+        orientation pass: a self-supervised run with the refinement on and
+        ``refine.adopt_margin`` set, on a grid of at least 3 x 3 views.  A single row (or column)
+        of views is a stereo rig: one EPI, nothing to cross-check its estimate against, and a
+        photo cost that cannot tell labels apart along texture repeating in that one direction
+        (on the suite's Tsukuba row the pass took pixels off by > 1 px from 5.15 to 5.83 %)."""
+        on = self.edge_refine and not self.supervised and self.refine.adopt_margin is not None
+        return on and min(grid) >= 3
+
     @classmethod
     def plain(cls) -> LightFieldConfig:
         """The SPEC's plain diffusion of the points, the paper's baseline: occlusion order by

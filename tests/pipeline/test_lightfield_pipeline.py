@@ -248,6 +248,8 @@ def test_the_orientation_pass_needs_a_grid_of_views(monkeypatch):
         problem = LightFieldProblem.from_lightfield(lf)
         pipeline_lf.postprocess(lf, problem, lf.gt.astype(np.float32), config)
     assert asked == [(3, 3)]
-    assert not pipeline_lf.orientation_pass(
-        (9, 9), config.replace(refine=config.refine.replace(adopt_margin=None))
+    assert config.orientation_pass((9, 9)) and not config.orientation_pass((1, 9))
+    assert not config.replace(refine=config.refine.replace(adopt_margin=None)).orientation_pass(
+        (9, 9)
     )
+    assert not config.replace(supervised=True).orientation_pass((9, 9))

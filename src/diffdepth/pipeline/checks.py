@@ -97,7 +97,7 @@ def lightfield_peak_bytes(
     per_px = LF_PER_PIXEL
     if n_points is None:
         per_px += LF_EPI_PER_VIEW_PIXEL * (rows + cols)
-    if config.edge_refine and not config.supervised and config.refine.adopt_margin is not None:
+    if config.orientation_pass(grid):
         per_px += LF_ORIENTATION_PER_VIEW_PIXEL * max(rows, cols)
     if config.optimize or config.densify:  # the loss's views, or the sweep's
         per_px += LF_PER_VIEW_PIXEL * in_loss

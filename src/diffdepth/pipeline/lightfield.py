@@ -71,12 +71,13 @@ class LightFieldResult:
     confidence: np.ndarray | None = None  # float32 [H, W] in 0..1 (`diffdepth.confidence`)
 
 
-def sweep_range(lf: LightField, points: PointSet) -> tuple[float, float]:
-    """Disparities the plane sweep covers: the scene's range when known, else the points'
-    (0.5th to 99.5th percentile, widened by a tenth of the span and 0.2 px per view step)."""
+def sweep_range(lf: LightField, values: np.ndarray | None) -> tuple[float, float]:
+    """Disparities the plane sweep covers: the scene's range when known, else that of
+    ``values`` (the points' disparities: 0.5th to 99.5th percentile, widened by a tenth of the
+    span and 0.2 px per view step)."""
     if lf.disp_range is not None:
         return lf.disp_range
-    lo, hi = np.percentile(points.value, [0.5, 99.5])
+    lo, hi = np.percentile(values, [0.5, 99.5])
     pad = 0.1 * (hi - lo) + 0.2
     return float(lo - pad), float(hi + pad)
 
@@ -125,7 +126,7 @@ def densify_stage(
     """Plane-sweep points where ``points`` leave gaps (only the new points)."""
     from diffdepth.points.sweep import densify_points
 
-    return densify_points(problem, points, sweep_range(lf, points), config.sweep)
+    return densify_points(problem, points, sweep_range(lf, points.value), config.sweep)
 
 
 def optimise_stage(
@@ -196,15 +197,6 @@ def refine_stage(
     return disparity, n_refined
 
 
-def orientation_pass(grid: tuple[int, int], config: LightFieldConfig) -> bool:
-    """Whether the refinement's orientation pass runs on a light field of this grid: with
-    ``config.refine.adopt_margin`` set, on a grid of at least 3 x 3 views.  A single row (or
-    column) of views is a stereo rig: one EPI, nothing to cross-check its estimate against, and
-    a photo cost that cannot tell labels apart along texture repeating in that one direction
-    (on the suite's Tsukuba row the pass took pixels off by more than 1 px from 5.15 to 5.83 %)."""
-    return config.refine.adopt_margin is not None and min(grid) >= 3
-
-
 def orientation_candidate(
     lf: LightField, disparity: np.ndarray, points: PointSet | None
 ) -> np.ndarray:
@@ -212,9 +204,8 @@ def orientation_candidate(
     over the scene's disparity range (when unknown, that of the points, or of the map)."""
     from diffdepth.points.orientation import structure_tensor_disparity
 
-    if lf.disp_range is None and (points is None or len(points) == 0):
-        points = PointSet(np.zeros((disparity.size, 2)), np.asarray(disparity, np.float64).ravel())
-    return structure_tensor_disparity(lf.views, lf.ref, sweep_range(lf, points))
+    values = points.value if points is not None and len(points) else np.ravel(disparity)
+    return structure_tensor_disparity(lf.views, lf.ref, sweep_range(lf, values))
 
 
 def is_plain(config: LightFieldConfig) -> bool:
@@ -274,7 +265,7 @@ def postprocess(
     if config.edge_refine and not config.supervised and len(problem):
         with stage("refine"):
             candidate = None
-            if orientation_pass(lf.grid, config):
+            if config.orientation_pass(lf.grid):
                 candidate = orientation_candidate(lf, disparity, points)
             disparity, n_refined = refine_stage(disparity, problem, config, points, candidate)
     return disparity, n_refined
